@@ -1,0 +1,63 @@
+"""Shared fixtures. Tests run offline; real-server tests carry a marker and skip with a reason."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+
+PG_URL = os.environ.get("FABMIND_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def _port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> str:
+    """URL of the real PostgreSQL test database; skips the test if the server does not answer."""
+    if not _port_open("127.0.0.1", 5432):
+        pytest.skip("PostgreSQL is not reachable at 127.0.0.1:5432")
+    return PG_URL
+
+
+@pytest.fixture(scope="session")
+def mqtt_broker() -> tuple[str, int]:
+    if not _port_open("127.0.0.1", 1883):
+        pytest.skip("Mosquitto is not reachable at 127.0.0.1:1883")
+    return ("127.0.0.1", 1883)
+
+
+@pytest.fixture()
+def store(tmp_path):
+    """An empty SQLite store in a temporary folder."""
+    from fabmind.store import Store
+
+    s = Store(f"sqlite:///{tmp_path / 'fab.db'}")
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="session")
+def small_fab():
+    """A small, deterministic demo fab (a few days, few tools) with injected faults: the ground truth."""
+    from fabmind.sim import simulate
+
+    return simulate(days=4, seed=7, scale="small")
+
+
+@pytest.fixture(scope="session")
+def demo_store(small_fab, tmp_path_factory):
+    """The small demo fab written into a SQLite store (shared by the session: do not mutate)."""
+    from fabmind.store import Store
+
+    path = tmp_path_factory.mktemp("demo") / "demo.db"
+    s = Store(f"sqlite:///{path}")
+    s.write_batch(small_fab.batch)
+    yield s
+    s.close()
