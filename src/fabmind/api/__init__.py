@@ -1,0 +1,1 @@
+"""The HTTP service: routers per area, roles, approvals, problem details, SSE, metrics."""

@@ -1,0 +1,124 @@
+"""Users, roles, API tokens and the audit log.
+
+Passwords are hashed with scrypt (standard library); API tokens are random and only their
+SHA-256 is stored. Roles are ordered: ``viewer < engineer < admin``. Engineers act only in
+their areas (``areas='*'`` means every area).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import Engine, insert, select, update
+
+from fabmind.api.tables import SERVICE_TABLES, api_tokens, audit_log, users
+
+ROLES = ("viewer", "engineer", "admin")
+
+
+class AuthError(PermissionError):
+    pass
+
+
+@dataclass(frozen=True)
+class User:
+    username: str
+    role: str
+    areas: tuple[str, ...] = ("*",)
+
+    def has_role(self, role: str) -> bool:
+        return ROLES.index(self.role) >= ROLES.index(role)
+
+    def in_area(self, area_id: str | None) -> bool:
+        return self.role == "admin" or "*" in self.areas or (area_id is not None and area_id in self.areas)
+
+
+def hash_password(password: str, *, salt: bytes | None = None) -> str:
+    salt = salt or secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1, dklen=32)
+    return f"scrypt${salt.hex()}${digest.hex()}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    try:
+        _, salt_hex, digest_hex = stored.split("$")
+    except ValueError:
+        return False
+    digest = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt_hex), n=2**14, r=8, p=1, dklen=32)
+    return hmac.compare_digest(digest.hex(), digest_hex)
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class UserDirectory:
+    """Users, tokens and audit on the store's engine."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        for table in SERVICE_TABLES:  # no-op once revision 0004 has run
+            table.create(engine, checkfirst=True)
+
+    def add_user(self, username: str, password: str, role: str, areas: str = "*") -> User:
+        if role not in ROLES:
+            raise ValueError(f"role {role!r} is not one of {ROLES}")
+        if len(password) < 8:
+            raise ValueError("passwords have at least 8 characters")
+        with self.engine.begin() as con:
+            if con.execute(select(users.c.username).where(users.c.username == username)).first():
+                con.execute(update(users).where(users.c.username == username).values(
+                    password_hash=hash_password(password), role=role, areas=areas))
+            else:
+                con.execute(insert(users).values(username=username, password_hash=hash_password(password),
+                                                 role=role, areas=areas, created=datetime.now(timezone.utc)))
+        return User(username, role, tuple(areas.split(",")))
+
+    def get(self, username: str) -> User | None:
+        with self.engine.connect() as con:
+            row = con.execute(select(users).where(users.c.username == username)).first()
+        return None if row is None else User(row.username, row.role, tuple(row.areas.split(",")))
+
+    def list_users(self) -> list[User]:
+        with self.engine.connect() as con:
+            rows = con.execute(select(users).order_by(users.c.username)).all()
+        return [User(r.username, r.role, tuple(r.areas.split(","))) for r in rows]
+
+    def authenticate(self, username: str, password: str) -> User:
+        with self.engine.connect() as con:
+            row = con.execute(select(users).where(users.c.username == username)).first()
+        if row is None or not verify_password(password, row.password_hash):
+            raise AuthError("unknown user or wrong password")
+        return User(row.username, row.role, tuple(row.areas.split(",")))
+
+    def issue_token(self, username: str, name: str = "") -> str:
+        """Create an API token for a user; the clear token is returned once and never stored."""
+        if self.get(username) is None:
+            raise ValueError(f"no user {username!r}")
+        token = "fm_" + secrets.token_urlsafe(32)
+        with self.engine.begin() as con:
+            con.execute(insert(api_tokens).values(token_hash=_token_hash(token), username=username, name=name,
+                                                  created=datetime.now(timezone.utc)))
+        return token
+
+    def user_for_token(self, token: str) -> User | None:
+        with self.engine.connect() as con:
+            row = con.execute(select(api_tokens.c.username).where(api_tokens.c.token_hash == _token_hash(token))).first()
+        return None if row is None else self.get(row.username)
+
+    def audit(self, user: User | str, action: str, target: str = "", proposal_id: str | None = None,
+              detail: dict[str, Any] | None = None, remote: str | None = None) -> None:
+        name = user.username if isinstance(user, User) else user
+        with self.engine.begin() as con:
+            con.execute(insert(audit_log).values(ts=datetime.now(timezone.utc), username=name, action=action,
+                                                 target=target, proposal_id=proposal_id, detail=detail, remote=remote))
+
+    def audit_entries(self, limit: int = 100) -> list[dict]:
+        with self.engine.connect() as con:
+            rows = con.execute(select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)).mappings().all()
+        return [dict(r) for r in rows]
