@@ -1,0 +1,275 @@
+"""FDC tools: chamber health (MSPC on run-level indicators), chamber ranking, sensor trends, alarms.
+
+The numbers come from the models room (``fabmind.models.features.fdc_indicators`` and
+``fabmind.models.anomaly.MSPC``); this module only picks the data windows and packages results.
+A chamber's recent runs are compared with its own earlier runs of the same recipe.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from fabmind.agents.results import ChamberHealth, ChamberRanking, SensorDeviation, SensorTrend, TrendPoint
+from fabmind.agents.tools import ToolDeps, ToolUnavailable, tool
+
+BASELINE_DAYS = 10.0
+MAX_BASELINE_RUNS = 160
+MAX_RECENT_RUNS = 60
+FEATURE_STATS = ("mean",)  # per-step means: std/slope indicators add noise that blurs the contributions
+MSPC_PARAMS: dict[str, Any] = {"n_components": 0.9, "confidence": 0.99, "limits": "cv"}
+
+
+def _store(deps: ToolDeps) -> Any:
+    if deps.store is None:
+        raise ToolUnavailable("no store is connected to the assistant")
+    return deps.store
+
+
+def data_now(deps: ToolDeps) -> datetime:
+    """The data's "now": ``deps.now`` or the end of the latest run in the store."""
+    if deps.now is not None:
+        return pd.Timestamp(deps.now).tz_localize("UTC").to_pydatetime() if pd.Timestamp(deps.now).tzinfo is None \
+            else pd.Timestamp(deps.now).tz_convert("UTC").to_pydatetime()
+    key = "data_now"
+    if key not in deps.cache:
+        from sqlalchemy import func, select
+
+        from fabmind.store import schema as s
+
+        with _store(deps).engine.connect() as c:
+            latest = c.execute(select(func.max(s.runs.c.end))).scalar()
+        if latest is None:
+            raise ToolUnavailable("the store holds no runs")
+        deps.cache[key] = pd.Timestamp(latest).tz_localize("UTC").to_pydatetime() if pd.Timestamp(latest).tzinfo \
+            is None else pd.Timestamp(latest).tz_convert("UTC").to_pydatetime()
+    return deps.cache[key]
+
+
+def _features(store: Any, run_ids: list[str], step_names: dict[str, tuple[str, ...]]) -> pd.DataFrame:
+    from fabmind.models.features import fdc_indicators
+
+    traces = store.traces(run_ids)
+    if not traces:
+        return pd.DataFrame()
+    return fdc_indicators(list(traces.values()), step_names={r: step_names.get(r, ()) for r in traces},
+                          stats=FEATURE_STATS)
+
+
+def _as_utc(t: datetime) -> datetime:
+    ts = pd.Timestamp(t)
+    return (ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")).to_pydatetime()
+
+
+def _window_frames(deps: ToolDeps, chamber_id: str, hours: float,
+                   end: datetime | None = None) -> tuple[pd.DataFrame, pd.DataFrame, datetime, datetime]:
+    store = _store(deps)
+    end = _as_utc(end) if end is not None else data_now(deps)
+    start = end - timedelta(hours=hours)
+    runs = store.runs(chamber_id=chamber_id, start=end - timedelta(days=BASELINE_DAYS) - timedelta(hours=hours),
+                      end=end)
+    if runs.empty:
+        raise ToolCallErrorNoRuns(chamber_id, start, end)
+    recipe = runs["recipe_id"].mode().iloc[0]
+    runs = runs[runs["recipe_id"] == recipe]
+    starts = pd.to_datetime(runs["start"], utc=True)
+    recent = runs[starts >= pd.Timestamp(start)].tail(MAX_RECENT_RUNS)
+    base = runs[starts < pd.Timestamp(start)].tail(MAX_BASELINE_RUNS)
+    if len(recent) == 0:
+        raise ToolCallErrorNoRuns(chamber_id, start, end)
+    steps = _recipe_steps(deps, recipe)
+    ids = list(base["run_id"]) + list(recent["run_id"])
+    feats = _features(store, ids, {r: steps for r in ids})
+    return feats.reindex(list(base["run_id"])).dropna(how="all"), feats.reindex(list(recent["run_id"])).dropna(
+        how="all"), start, end
+
+
+class ToolCallErrorNoRuns(ToolUnavailable):
+    def __init__(self, chamber_id: str, start: datetime, end: datetime) -> None:
+        super().__init__(f"chamber {chamber_id} has no runs with traces between {start:%Y-%m-%d %H:%M} "
+                         f"and {end:%Y-%m-%d %H:%M}")
+
+
+def _recipe_steps(deps: ToolDeps, recipe_id: str) -> tuple[str, ...]:
+    key = "recipe_steps"
+    if key not in deps.cache:
+        deps.cache[key] = {r.recipe_id: tuple(r.steps) for r in _store(deps).recipes()}
+    return deps.cache[key].get(recipe_id, ())
+
+
+def _chamber_info(deps: ToolDeps, chamber_id: str) -> tuple[str, str]:
+    key = "chambers"
+    if key not in deps.cache:
+        frame = _store(deps).chambers_frame()
+        deps.cache[key] = {r.chamber_id: (r.equipment_id, r.type_id) for r in frame.itertuples()}
+    if chamber_id not in deps.cache[key]:
+        known = ", ".join(sorted(deps.cache[key])[:8])
+        raise ToolUnavailable(f"unknown chamber {chamber_id!r}; chambers look like {known} ...")
+    return deps.cache[key][chamber_id]
+
+
+def _units(deps: ToolDeps, type_id: str) -> dict[str, str]:
+    key = f"units:{type_id}"
+    if key not in deps.cache:
+        deps.cache[key] = {s.name: s.unit for s in _store(deps).sensors(type_id)}
+    return deps.cache[key]
+
+
+def chamber_health(deps: ToolDeps, chamber_id: str, hours: float = 24.0, top: int = 6,
+                   end: datetime | None = None) -> ChamberHealth:
+    from fabmind.models.anomaly import MSPC, sensor_of
+    from fabmind.models.base import ModelError
+
+    equipment_id, type_id = _chamber_info(deps, chamber_id)
+    base, recent, start, end = _window_frames(deps, chamber_id, hours, end)
+    cols = [c for c in base.columns if base[c].notna().all() and recent[c].notna().all()]
+    if len(base) < 12 or len(cols) < 2:
+        raise ToolUnavailable(f"chamber {chamber_id}: only {len(base)} baseline runs before {start:%Y-%m-%d %H:%M}; "
+                              "need at least 12 to learn its normal behaviour")
+    base, recent = base[cols], recent[cols]
+    model = MSPC(**MSPC_PARAMS)
+    try:
+        model.fit(base)
+    except ModelError as exc:
+        raise ToolUnavailable(f"chamber {chamber_id}: {exc}") from None
+    stats = model.statistics(recent)
+    score = stats.score
+    contrib = model.contributions(recent).to_numpy()
+    rows = score > 1.0
+    use = contrib[rows] if rows.any() else contrib
+    shares = use.sum(axis=0)
+    shares = shares / shares.sum() if shares.sum() > 0 else shares
+    sigma = (recent.to_numpy().mean(axis=0) - model.mean_) / model.spread_
+    units = _units(deps, type_id)
+    per_sensor: dict[str, list[int]] = {}
+    for j, c in enumerate(cols):
+        per_sensor.setdefault(sensor_of(c), []).append(j)
+    devs = []
+    for sensor, js in per_sensor.items():
+        share = float(shares[js].sum())
+        means = [j for j in js if cols[j].endswith(".mean")] or js
+        jd = max(means, key=lambda j: abs(sigma[j]))
+        devs.append(SensorDeviation(
+            sensor=sensor, feature=cols[jd], contribution=round(share, 4),
+            value=round(float(recent.iloc[:, jd].mean()), 4), expected=round(float(model.mean_[jd]), 4),
+            deviation_sigma=round(float(sigma[jd]), 2), direction=1 if sigma[jd] >= 0 else -1,
+            unit=units.get(sensor, ""),
+        ))
+    devs.sort(key=lambda d: -d.contribution)
+    return ChamberHealth(
+        chamber_id=chamber_id, equipment_id=equipment_id, type_id=type_id, window_start=start, window_end=end,
+        n_runs=len(recent), n_baseline_runs=len(base),
+        t2=round(float(np.median(stats.t2)), 3), t2_limit=round(float(stats.t2_limit), 3),
+        spe=round(float(np.median(stats.spe)), 3), spe_limit=round(float(stats.spe_limit), 3),
+        score=round(float(np.median(score)), 3), share_out_of_control=round(float(rows.mean()), 3),
+        top_sensors=tuple(devs[:top]), model="anomaly/mspc (PCA T²+SPE, 99 % limits)",
+    )
+
+
+@tool
+def get_chamber_health(deps: ToolDeps, chamber_id: str, hours: float = 24.0,
+                       end: datetime | None = None) -> ChamberHealth:
+    """FDC health of one chamber: MSPC T²/SPE of its recent runs vs its own baseline, with the top contributing sensors.
+
+    Parameters:
+        chamber_id: chamber id, e.g. ETCH-03/B
+        hours: how many hours before the window end count as recent
+        end: window end (ISO date-time, UTC); default now
+    """
+    return chamber_health(deps, chamber_id, hours, end=end)
+
+
+@tool
+def rank_chambers(deps: ToolDeps, equipment_id: str | None = None, hours: float = 24.0, top: int = 5) -> ChamberRanking:
+    """Rank chambers (of one tool, or the whole fab) by FDC health score, worst first.
+
+    Parameters:
+        equipment_id: tool id like ETCH-03 to rank only its chambers; omit for the whole fab
+        hours: how many hours back from now count as recent
+        top: how many chambers to return
+    """
+    store = _store(deps)
+    frame = store.chambers_frame()
+    if equipment_id:
+        frame = frame[frame["equipment_id"] == equipment_id]
+        if frame.empty:
+            raise ToolUnavailable(f"unknown tool {equipment_id!r}")
+    healths = []
+    for cid in frame["chamber_id"]:
+        try:
+            healths.append(chamber_health(deps, cid, hours))
+        except ToolUnavailable:
+            continue
+    healths.sort(key=lambda h: -h.score)
+    end = data_now(deps)
+    return ChamberRanking(end - timedelta(hours=hours), end, tuple(healths[:top]))
+
+
+@tool
+def get_sensor_trend(deps: ToolDeps, chamber_id: str, sensor: str, hours: float = 72.0,
+                     end: datetime | None = None) -> SensorTrend:
+    """Run-by-run trend of one sensor on one chamber (mean in the main recipe step), with its baseline.
+
+    Parameters:
+        chamber_id: chamber id, e.g. ETCH-03/B
+        sensor: sensor name, e.g. RF_REFL_W
+        hours: how many hours before the window end to show
+        end: window end (ISO date-time, UTC); default now
+    """
+    _, type_id = _chamber_info(deps, chamber_id)
+    base, recent, start, end = _window_frames(deps, chamber_id, hours, end)
+    cols = [c for c in recent.columns if c.startswith(sensor + ".") and c.endswith(".mean")]
+    if not cols:
+        raise ToolUnavailable(f"chamber {chamber_id} has no sensor {sensor!r}")
+    col = max(cols, key=lambda c: float(recent[c].std() or 0.0) + abs(float(recent[c].mean() - base[c].mean())
+                                                                       if len(base) else 0.0))
+    runs = _store(deps).runs(chamber_id=chamber_id, start=start, end=end).set_index("run_id")
+    pts = []
+    for rid, v in recent[col].dropna().items():
+        ts = pd.Timestamp(runs.loc[rid, "start"]).to_pydatetime() if rid in runs.index else end
+        pts.append(TrendPoint(ts, round(float(v), 4)))
+    days = np.array([(p.ts - pts[0].ts).total_seconds() / 86400 for p in pts]) if pts else np.array([])
+    vals = np.array([p.value for p in pts])
+    slope = float(np.polyfit(days, vals, 1)[0]) if len(pts) > 2 and np.ptp(days) > 0 else 0.0
+    return SensorTrend(chamber_id=chamber_id, sensor=sensor, feature=col, unit=_units(deps, type_id).get(sensor, ""),
+                       points=tuple(pts), baseline_mean=round(float(base[col].mean()), 4) if len(base) else float("nan"),
+                       baseline_std=round(float(base[col].std()), 4) if len(base) > 1 else float("nan"),
+                       recent_mean=round(float(vals.mean()), 4) if len(vals) else float("nan"),
+                       slope_per_day=round(slope, 4))
+
+
+@tool
+def list_alarms(deps: ToolDeps, chamber_id: str | None = None, hours: float = 24.0,
+                state: str | None = None) -> list[dict[str, Any]]:
+    """Alarms raised in the last hours (newest first), optionally for one chamber or in one state.
+
+    Parameters:
+        chamber_id: chamber id, e.g. ETCH-03/B; omit for all chambers
+        hours: how many hours back from now
+        state: raised, acknowledged, shelved or cleared
+    """
+    end = data_now(deps)
+    recs = _store(deps).alarm_records(chamber_id=chamber_id, state=state, start=end - timedelta(hours=hours), end=end)
+    recs = sorted(recs, key=lambda a: a.ts, reverse=True)[:50]
+    return [{"alarm_id": a.alarm_id, "chamber_id": a.chamber_id, "ts": a.ts, "source": a.source, "code": a.code,
+             "severity": a.severity, "state": str(a.state), "score": a.score, "limit": a.limit,
+             "top_sensors": [c.sensor for c in a.contributions[:3]]} for a in recs]
+
+
+@tool
+def explain_alarm(deps: ToolDeps, alarm_id: str) -> dict[str, Any]:
+    """One alarm with its statistic, limit, model version and contributing sensors (deviation in units and sigmas).
+
+    Parameters:
+        alarm_id: the alarm's id
+    """
+    recs = [a for a in _store(deps).alarm_records() if a.alarm_id == alarm_id]
+    if not recs:
+        raise ToolUnavailable(f"no alarm {alarm_id!r}")
+    a = recs[0]
+    return {"alarm_id": a.alarm_id, "chamber_id": a.chamber_id, "ts": a.ts, "source": a.source, "code": a.code,
+            "score": a.score, "limit": a.limit, "model_version": a.model_version, "message": a.message,
+            "contributions": [c.model_dump() for c in a.contributions]}

@@ -1,0 +1,149 @@
+"""Idempotent, transactional writes of validated messages: readings, quarantine, dedup ledger.
+
+One :meth:`ReadingSink.write` is one database transaction covering every message of a batch
+(and whatever the caller adds through ``also``, e.g. the monitor's alarm changes). The caller
+acknowledges the messages to the broker only after it returns, so a crash at any point either
+leaves nothing (the broker re-delivers) or everything (the re-delivery is a recorded duplicate):
+at-least-once delivery into idempotent writes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+
+import numpy as np
+from sqlalchemy import Connection, Engine, select
+
+from fabmind.ingest.records import IngestReport, QuarantineItem, ReadingBatch, ValidatedMessage
+from fabmind.ingest.tables import ingest_messages
+from fabmind.store.schema import quarantine, readings
+
+
+def reason_code(reason: str) -> str:
+    return reason.split(":", 1)[0].strip()[:32] or "invalid"
+
+
+def sqlite_ts(ts_us: np.ndarray) -> list[str]:
+    """UTC microseconds -> the text SQLAlchemy's SQLite DateTime stores (so natural keys match)."""
+    text = np.datetime_as_string(ts_us.astype("datetime64[us]"), unit="us")
+    return np.char.replace(text, "T", " ").tolist()
+
+
+class ReadingSink:
+    """Writes :class:`ValidatedMessage` batches into the store's ``readings`` / ``quarantine`` tables."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.dialect = engine.dialect.name
+        if self.dialect == "sqlite":
+            self._insert_sql = (
+                f"INSERT OR IGNORE INTO {readings.name} (chamber_id, sensor, ts, value, run_id) VALUES (?, ?, ?, ?, ?)"
+            )
+        else:
+            self._insert_sql = (
+                f"INSERT INTO {readings.name} (chamber_id, sensor, ts, value, run_id) VALUES (%s, %s, %s, %s, %s) "
+                "ON CONFLICT DO NOTHING"
+            )
+
+    def _rows(self, b: ReadingBatch) -> list[tuple]:
+        n = len(b)
+        if self.dialect == "sqlite":
+            ts: list = sqlite_ts(b.ts_us)
+        else:
+            ts = [datetime.fromtimestamp(t / 1e6, timezone.utc) for t in b.ts_us.tolist()]
+        return list(zip([b.chamber_id] * n, b.sensor.tolist(), ts, b.value.tolist(), [b.run_id] * n))
+
+    def known_keys(self, conn: Connection, source: str, keys: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for i in range(0, len(keys), 500):
+            chunk = list(keys[i : i + 500])
+            q = select(ingest_messages.c.msg_key).where(
+                ingest_messages.c.source == source, ingest_messages.c.msg_key.in_(chunk)
+            )
+            found.update(conn.execute(q).scalars())
+        return found
+
+    def write(
+        self,
+        messages: Sequence[ValidatedMessage],
+        also: Callable[[Connection, list[ValidatedMessage]], None] | None = None,
+    ) -> tuple[IngestReport, list[ValidatedMessage]]:
+        """Store a batch in one transaction; returns the report and the messages that were new.
+
+        A message whose id was already stored (same source) is quarantined whole as
+        ``duplicate_message``; readings whose natural key is already stored are counted as
+        ``duplicate_reading``. ``also(conn, new_messages)`` runs inside the same transaction.
+        """
+        report = IngestReport(source=messages[0].source if messages else "")
+        now = datetime.now(timezone.utc)
+        fresh: list[ValidatedMessage] = []
+        q_rows: list[dict] = []
+        ledger: list[dict] = []
+        with self.engine.begin() as conn:
+            by_source: dict[str, list[str]] = {}
+            for m in messages:
+                by_source.setdefault(m.source, []).append(m.msg_key)
+            seen = {(s, k) for s, keys in by_source.items() for k in self.known_keys(conn, s, keys)}
+            for m in messages:
+                report.messages += 1
+                report.received += m.n_received
+                key = (m.source, m.msg_key)
+                if key in seen:
+                    item = QuarantineItem(m.source, "message", f"duplicate_message: message {m.msg_key!r} already stored",
+                                          json.dumps({"msg_id": m.msg_key}), m.n_received, m.readings.chamber_id,
+                                          msg_key=m.msg_key)
+                    self._quarantine(item, now, q_rows, report)
+                    report.duplicates += m.n_received
+                    continue
+                seen.add(key)
+                stored = 0
+                if len(m.readings):
+                    stored = conn.exec_driver_sql(self._insert_sql, self._rows(m.readings)).rowcount
+                dup = len(m.readings) - stored
+                report.stored += stored
+                for item in m.quarantine:
+                    self._quarantine(item, now, q_rows, report)
+                if dup:
+                    report.duplicates += dup
+                    self._quarantine(
+                        QuarantineItem(m.source, "reading", "duplicate: (chamber, sensor, ts) already stored",
+                                       json.dumps({"msg_id": m.msg_key, "n": dup}), dup, m.readings.chamber_id),
+                        now, q_rows, report)
+                n_q = sum(i.n_readings for i in m.quarantine) + dup
+                if m.msg_key:
+                    ledger.append(dict(source=m.source, msg_key=m.msg_key, chamber_id=m.readings.chamber_id or None,
+                                       received=now, n_received=m.n_received, n_stored=stored, n_quarantined=n_q,
+                                       n_duplicates=dup))
+                fresh.append(m)
+            if ledger:
+                conn.execute(ingest_messages.insert(), ledger)
+            if q_rows:
+                conn.execute(quarantine.insert(), q_rows)
+            if also is not None:
+                also(conn, fresh)
+        return report, fresh
+
+    @staticmethod
+    def _quarantine(item: QuarantineItem, now: datetime, rows: list[dict], report: IngestReport) -> None:
+        code = reason_code(item.reason)
+        payload = item.payload
+        if item.n_readings != 1 or item.msg_key:
+            payload = json.dumps({"n_readings": item.n_readings, "msg_id": item.msg_key, "payload": item.payload})
+        rows.append(dict(source=item.source, kind=item.kind, code=code, reason=item.reason, payload=payload, received=now))
+        report.quarantined += item.n_readings
+        report.reasons[code] = report.reasons.get(code, 0) + max(item.n_readings, 1)
+
+
+def quarantine_items(engine: Engine, items: Sequence[QuarantineItem]) -> IngestReport:
+    """Write rejects that are not part of a message batch (file rows, OPC UA / SECS values)."""
+    report = IngestReport(source=items[0].source if items else "")
+    now = datetime.now(timezone.utc)
+    rows: list[dict] = []
+    for item in items:
+        ReadingSink._quarantine(item, now, rows, report)
+    if rows:
+        with engine.begin() as conn:
+            conn.execute(quarantine.insert(), rows)
+    return report

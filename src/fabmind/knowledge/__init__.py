@@ -1,0 +1,33 @@
+"""Knowledge: the fab's documents, the failure-mode graph and past incidents, retrievable offline with citations.
+
+* :class:`KnowledgeBase` — ingest Markdown, text, HTML, PDF, CSV and Excel into the store; hybrid search
+  (BM25 + a shipped static embedding model, fused by reciprocal rank) returning cited :class:`Passage` objects.
+* :class:`FailureModeGraph` — equipment type → subsystem → failure mode → symptoms → checks/repairs,
+  ranked against observed sensor deviations (``KnowledgeBase.failure_modes().rank(...)``).
+* ``KnowledgeBase.similar_incidents(...)`` — past tickets by text and sensor signature.
+* :func:`render_for_llm` — passages as quoted, delimited evidence (documents are data, never instructions).
+"""
+
+from fabmind.knowledge.base import KnowledgeBase, create_tables
+from fabmind.knowledge.embeddings import load_embedder
+from fabmind.knowledge.graph import FailureModeGraph
+from fabmind.knowledge.incidents import IncidentIndex
+from fabmind.knowledge.injection import detect_injection, render_for_llm
+from fabmind.knowledge.parsers import DocumentFormatError
+from fabmind.knowledge.records import (
+    Chunk,
+    Citation,
+    DocumentReport,
+    FailureMode,
+    FailureModeHit,
+    Incident,
+    IngestReport,
+    Passage,
+    Symptom,
+)
+
+__all__ = [
+    "KnowledgeBase", "create_tables", "load_embedder", "FailureModeGraph", "IncidentIndex", "detect_injection",
+    "render_for_llm", "DocumentFormatError", "Chunk", "Citation", "DocumentReport", "FailureMode", "FailureModeHit",
+    "Incident", "IngestReport", "Passage", "Symptom",
+]

@@ -1,0 +1,278 @@
+"""The knowledge base: documents in, cited passages out.
+
+    >>> from sqlalchemy import create_engine
+    >>> from fabmind.knowledge import KnowledgeBase, create_tables
+    >>> engine = create_engine("sqlite://")
+    >>> create_tables(engine)  # in a real store, Alembic revision 0002 creates them
+    >>> kb = KnowledgeBase(engine, embedder=None)
+    >>> from fabmind.domain import Document
+    >>> kb.add([Document(doc_id="etch-manual", title="Etch manual", kind="manual", content=(
+    ...     "# Etch manual\\n## RF subsystem\\nReflected power above 50 W means the match is out of tune.\\n"
+    ...     "## Vacuum\\nA rising base pressure points to a leak at the lid O-ring."))]).added
+    1
+    >>> hit = kb.search("why is the base pressure climbing", k=1)[0]
+    >>> str(hit.citation)
+    'Etch manual, § Etch manual > Vacuum'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Engine, delete, func, insert, select
+
+from fabmind.domain import Document
+from fabmind.knowledge.chunking import MAX_WORDS, make_chunks
+from fabmind.knowledge.embeddings import Embedder, load_embedder
+from fabmind.knowledge.graph import FailureModeGraph
+from fabmind.knowledge.incidents import IncidentIndex
+from fabmind.knowledge.index import HybridIndex
+from fabmind.knowledge.parsers import FORMAT_BY_SUFFIX, DocumentFormatError, parse, table_kind
+from fabmind.knowledge.records import Chunk, Citation, DocumentReport, Incident, IngestReport, Passage
+from fabmind.knowledge.tables import KNOWLEDGE_TABLES, knowledge_chunks, knowledge_documents
+
+
+def create_tables(engine: Engine) -> None:
+    """Create the knowledge tables only (tests, or a database whose migrations predate revision 0002)."""
+    from fabmind.store.schema import metadata
+
+    metadata.create_all(engine, tables=KNOWLEDGE_TABLES)
+
+
+@dataclass(frozen=True)
+class _DocMeta:
+    doc_id: str
+    title: str
+    kind: str
+    format: str
+    type_id: str
+    source: str
+
+
+class KnowledgeBase:
+    """Ingests documents into the store and searches them (BM25 + dense, fused), every hit cited.
+
+    ``store`` is a :class:`fabmind.store.Store` (its ``.engine`` is used) or a SQLAlchemy engine.
+    ``embedder="default"`` loads the shipped static model; ``None`` gives BM25 alone.
+    """
+
+    def __init__(self, store: Any, embedder: Embedder | str | None = "default", fusion: str = "rrf",
+                 max_words: int = MAX_WORDS) -> None:
+        self.engine: Engine = getattr(store, "engine", store)
+        self.embedder: Embedder | None = load_embedder() if embedder == "default" else embedder  # type: ignore[assignment]
+        self.fusion = fusion
+        self.max_words = max_words
+        self._state: tuple[tuple, HybridIndex, list[Chunk], dict[str, _DocMeta]] | None = None
+        self._graph: tuple[tuple, FailureModeGraph] | None = None
+        self._incidents: tuple[tuple, IncidentIndex] | None = None
+
+    # ------------------------------------------------------------------ ingest
+
+    def add(self, items: Iterable[str | Path | Document] | str | Path | Document, kind: str | None = None,
+            type_id: str = "") -> IngestReport:
+        """Ingest files, folders (recursively, known suffixes) or :class:`Document` records.
+
+        A document whose content is unchanged (same hash) is skipped; a changed one has its chunks replaced.
+        """
+        if isinstance(items, (str, Path, Document)):
+            items = [items]
+        reports = []
+        for item in items:
+            if isinstance(item, Document):
+                reports.append(self.add_document(item))
+                continue
+            path = Path(item)
+            if path.is_dir():
+                files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in FORMAT_BY_SUFFIX)
+            elif path.is_file():
+                files = [path]
+            else:
+                raise FileNotFoundError(f"no such document or folder: {path}")
+            for f in files:
+                reports.append(self.add_file(f, kind=kind, type_id=type_id))
+        return IngestReport(reports)
+
+    def add_file(self, path: Path, kind: str | None = None, type_id: str = "", doc_id: str | None = None) -> DocumentReport:
+        fmt = FORMAT_BY_SUFFIX.get(path.suffix.lower())
+        if fmt is None:
+            raise DocumentFormatError(f"{path}: unsupported file type {path.suffix!r} ({', '.join(FORMAT_BY_SUFFIX)})")
+        raw = path.read_bytes()
+        content: str | bytes = raw if fmt in ("pdf", "xlsx") else raw.decode("utf-8", errors="replace")
+        return self._ingest(doc_id or _doc_id_from_name(path.name), "", kind, fmt, type_id, str(path), content)
+
+    def add_document(self, doc: Document) -> DocumentReport:
+        return self._ingest(doc.doc_id, doc.title, str(doc.kind), doc.format, doc.type_id, doc.source or doc.doc_id,
+                            doc.content)
+
+    def _ingest(self, doc_id: str, title: str, kind: str | None, fmt: str, type_id: str, source: str,
+                content: str | bytes) -> DocumentReport:
+        data = content.encode("utf-8") if isinstance(content, str) else content
+        digest = hashlib.sha256(b"%s\0%s\0" % (fmt.encode(), type_id.encode()) + data).hexdigest()
+        with self.engine.connect() as conn:
+            old = conn.execute(select(knowledge_documents.c.content_hash, knowledge_documents.c.n_chunks,
+                                      knowledge_documents.c.flagged_chunks, knowledge_documents.c.kind)
+                               .where(knowledge_documents.c.doc_id == doc_id)).first()
+        if old is not None and old.content_hash == digest:
+            return DocumentReport(doc_id, "unchanged", old.n_chunks, old.flagged_chunks, old.kind, fmt)
+        parsed = parse(content, fmt, source or doc_id)
+        if kind is None:
+            kind = table_kind(parsed.columns) if parsed.columns else _kind_from_name(source or doc_id)
+            kind = "other" if kind == "table" else kind
+        chunks = make_chunks(doc_id, parsed.pieces, self.max_words)
+        n_flagged = sum(c.flagged for c in chunks)
+        with self.engine.begin() as conn:
+            conn.execute(delete(knowledge_chunks).where(knowledge_chunks.c.doc_id == doc_id))
+            conn.execute(delete(knowledge_documents).where(knowledge_documents.c.doc_id == doc_id))
+            conn.execute(insert(knowledge_documents).values(
+                doc_id=doc_id, title=title or parsed.title or doc_id, kind=kind, format=fmt, type_id=type_id,
+                source=source, content_hash=digest, n_chunks=len(chunks), flagged_chunks=n_flagged,
+                ingested_at=datetime.now(timezone.utc)))
+            if chunks:
+                conn.execute(insert(knowledge_chunks), [
+                    {"chunk_id": c.chunk_id, "doc_id": doc_id, "ordinal": c.ordinal, "section": c.section,
+                     "page": c.page, "row": c.row, "text": c.text,
+                     "fields": json.dumps(c.fields) if c.fields is not None else None,
+                     "flagged": c.flagged, "flag_reason": c.flag_reason} for c in chunks])
+        return DocumentReport(doc_id, "added" if old is None else "replaced", len(chunks), n_flagged, kind, fmt)
+
+    def remove(self, doc_id: str) -> bool:
+        with self.engine.begin() as conn:
+            conn.execute(delete(knowledge_chunks).where(knowledge_chunks.c.doc_id == doc_id))
+            n = conn.execute(delete(knowledge_documents).where(knowledge_documents.c.doc_id == doc_id)).rowcount
+        return bool(n)
+
+    # ------------------------------------------------------------------ read
+
+    def documents(self, kind: str | None = None) -> list[dict[str, Any]]:
+        q = select(knowledge_documents).order_by(knowledge_documents.c.doc_id)
+        if kind:
+            q = q.where(knowledge_documents.c.kind == kind)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(q)]
+
+    def chunks(self, doc_id: str | None = None, kind: str | None = None) -> list[Chunk]:
+        q = (select(knowledge_chunks).join(knowledge_documents)
+             .order_by(knowledge_chunks.c.doc_id, knowledge_chunks.c.ordinal))
+        if doc_id:
+            q = q.where(knowledge_chunks.c.doc_id == doc_id)
+        if kind:
+            q = q.where(knowledge_documents.c.kind == kind)
+        with self.engine.connect() as conn:
+            return [_chunk(r) for r in conn.execute(q)]
+
+    def citation(self, chunk: Chunk) -> Citation:
+        meta = self._meta().get(chunk.doc_id)
+        return Citation(chunk.doc_id, meta.title if meta else chunk.doc_id, chunk.section, chunk.page, chunk.row,
+                        meta.source if meta else "")
+
+    # ------------------------------------------------------------------ search
+
+    def search(self, query: str, k: int = 5, mode: str = "hybrid", kind: str | None = None,
+               type_id: str | None = None, doc_id: str | None = None) -> list[Passage]:
+        """The ``k`` passages that best answer ``query``; ``mode`` is ``hybrid``, ``bm25`` or ``dense``.
+
+        Filters: ``kind`` (manual, sop, fmea, ticket, other), ``type_id`` (documents about that equipment type
+        or about none), ``doc_id``.
+        """
+        if not query.strip():
+            raise ValueError("search query is empty")
+        index, chunks, docs = self._load()
+        if mode != "bm25" and not index.has_dense:
+            if mode == "dense":
+                raise RuntimeError("dense search needs the static embedding model, which could not be loaded")
+            mode = "bm25"
+        mask = None
+        if kind or type_id or doc_id:
+            mask = np.array([(not kind or docs[c.doc_id].kind == kind)
+                             and (not type_id or docs[c.doc_id].type_id in ("", type_id))
+                             and (not doc_id or c.doc_id == doc_id) for c in chunks], dtype=bool)
+        hits = index.search(query, k=k, mode=mode, mask=mask)
+        out = []
+        for h in hits:
+            c = chunks[h.position]
+            d = docs[c.doc_id]
+            scores = {"bm25": h.bm25} | ({"dense": h.dense} if index.has_dense else {})
+            out.append(Passage(c.text, Citation(c.doc_id, d.title, c.section, c.page, c.row, d.source), h.score,
+                               c.chunk_id, c.flagged, c.flag_reason, scores))
+        return out
+
+    def refresh(self) -> None:
+        """Forget the in-memory indexes (they are also rebuilt automatically when the tables change)."""
+        self._state = self._graph = self._incidents = None
+
+    def failure_modes(self) -> FailureModeGraph:
+        """The failure-mode graph built from every FMEA table and manual in the base."""
+        sig = self._signature()
+        if self._graph is None or self._graph[0] != sig:
+            meta = self._meta()
+            fmea = [(c, self.citation(c)) for c in self.chunks(kind="fmea")]
+            manuals = [(c, self.citation(c)) for c in self.chunks(kind="manual")]
+            self._graph = (sig, FailureModeGraph.from_chunks(fmea, manuals, {d: m.type_id for d, m in meta.items()}))
+        return self._graph[1]
+
+    def similar_incidents(self, text: str | None = None, signature: dict[str, float] | None = None,
+                          alarm_codes: Iterable[str] = (), equipment_type: str | None = None,
+                          k: int = 5) -> list[Incident]:
+        """Past tickets most like the situation, by symptom text and/or sensor signature ({sensor: +1/-1})."""
+        sig = self._signature()
+        if self._incidents is None or self._incidents[0] != sig:
+            tickets = [(c, self.citation(c)) for c in self.chunks(kind="ticket")]
+            self._incidents = (sig, IncidentIndex.from_chunks(tickets, self.embedder))
+        return self._incidents[1].search(text, signature, alarm_codes, equipment_type, k)
+
+    # ------------------------------------------------------------------ internals
+
+    def _signature(self) -> tuple:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(func.count(), func.coalesce(func.sum(knowledge_documents.c.n_chunks), 0),
+                                      func.max(knowledge_documents.c.ingested_at))).one()
+        return tuple(row)
+
+    def _meta(self) -> dict[str, _DocMeta]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(knowledge_documents.c.doc_id, knowledge_documents.c.title,
+                                       knowledge_documents.c.kind, knowledge_documents.c.format,
+                                       knowledge_documents.c.type_id, knowledge_documents.c.source))
+            return {r.doc_id: _DocMeta(*r) for r in rows}
+
+    def _load(self) -> tuple[HybridIndex, list[Chunk], dict[str, _DocMeta]]:
+        sig = self._signature()
+        if self._state is None or self._state[0] != sig:
+            docs = self._meta()
+            chunks = self.chunks()
+            texts = [index_text(docs[c.doc_id].title, c) for c in chunks]
+            index = HybridIndex(texts, self.embedder, fusion=self.fusion)
+            self._state = (sig, index, chunks, docs)
+        return self._state[1], self._state[2], self._state[3]
+
+
+def index_text(title: str, chunk: Chunk) -> str:
+    """What is indexed for a chunk: its document title and section path give context to short passages."""
+    return f"{title}\n{chunk.section}\n{chunk.text}"
+
+
+def _chunk(r: Any) -> Chunk:
+    return Chunk(r.chunk_id, r.doc_id, r.ordinal, r.text, r.section, r.page, r.row,
+                 json.loads(r.fields) if r.fields else None, bool(r.flagged), r.flag_reason)
+
+
+def _doc_id_from_name(name: str) -> str:
+    doc_id = re.sub(r"[^A-Za-z0-9_.:/\-]+", "-", name).strip("-._")
+    return doc_id or "document"
+
+
+def _kind_from_name(name: str) -> str:
+    low = Path(name).name.lower()
+    for kind, words in (("manual", ("manual",)), ("sop", ("sop", "procedure")), ("fmea", ("fmea",)),
+                        ("ticket", ("ticket",))):
+        if any(w in low for w in words):
+            return kind
+    return "other"

@@ -1,0 +1,17 @@
+"""Anomaly detection (FDC): MSPC (PCA T²/SPE with sensor contributions), isolation forest,
+streaming EWMA/CUSUM charts, their combination, and the mapping of detections to alarms.
+
+Rule of the family: **high score = abnormal**; ``score >= threshold_`` is an alarm.
+"""
+
+from fabmind.models.anomaly.alarms import sensor_of, to_alarm, units_of
+from fabmind.models.anomaly.base import AnomalyDetector, Detection
+from fabmind.models.anomaly.ensemble import AnomalyEnsemble
+from fabmind.models.anomaly.iforest import IForestDetector
+from fabmind.models.anomaly.mspc import MSPC, MSPCStatistics, MSPCStream
+from fabmind.models.anomaly.streaming import CUSUMMonitor, CUSUMStream, EWMAMonitor, EWMAStream
+
+__all__ = [
+    "MSPC", "MSPCStatistics", "MSPCStream", "AnomalyDetector", "AnomalyEnsemble", "CUSUMMonitor", "CUSUMStream",
+    "Detection", "EWMAMonitor", "EWMAStream", "IForestDetector", "sensor_of", "to_alarm", "units_of",
+]

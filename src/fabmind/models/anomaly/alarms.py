@@ -1,0 +1,73 @@
+"""From detections to :class:`fabmind.domain.Alarm` records (what the monitor stores and the agents cite)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+import numpy as np
+
+from fabmind.domain import Alarm, Contribution, Sensor
+from fabmind.models.anomaly.base import Detection
+
+
+def sensor_of(feature: str) -> str:
+    """``'RF_FWD.main.mean' -> 'RF_FWD'``: FDC indicator names start with the sensor name."""
+    return feature.split(".", 1)[0]
+
+
+def units_of(sensors: Sequence[Sensor]) -> dict[str, str]:
+    return {s.name: s.unit for s in sensors}
+
+
+def to_alarm(
+    detection: Detection,
+    chamber_id: str,
+    ts: datetime,
+    *,
+    run_id: str | None = None,
+    units: Mapping[str, str] | None = None,
+    source: str | None = None,
+    code: str = "FDC-MSPC",
+) -> Alarm:
+    """One :class:`Alarm` from one :class:`Detection`, with its top contributing sensors.
+
+    Each contribution carries the deviation in the sensor's unit (``value - expected``) and in
+    training sigmas. Severity grows with how far the score is over the limit (x1, x2, x4, x8).
+    """
+    units = units or {}
+    contribs = []
+    for c in detection.contributions:
+        sensor = sensor_of(c.feature)
+        contribs.append(
+            Contribution(
+                sensor=sensor,
+                feature=c.feature,
+                contribution=float(c.contribution),
+                value=float(c.value),
+                expected=float(c.expected),
+                deviation=float(c.value - c.expected),
+                deviation_sigma=float(c.deviation_sigma) if np.isfinite(c.deviation_sigma) else 0.0,
+                unit=units.get(sensor, ""),
+            )
+        )
+    ratio = detection.severity_ratio
+    severity = 1 if ratio < 2 else 2 if ratio < 4 else 3 if ratio < 8 else 4
+    source = source or detection.statistic
+    key = run_id or ts.strftime("%Y%m%dT%H%M%S")
+    top = ", ".join(f"{c.sensor} {c.deviation_sigma:+.1f}σ" for c in contribs[:3])
+    return Alarm(
+        alarm_id=f"{source}:{chamber_id}:{key}",
+        chamber_id=chamber_id,
+        ts=ts,
+        source=source,
+        code=code,
+        severity=severity,
+        priority={1: "low", 2: "medium", 3: "high", 4: "critical"}[severity],
+        score=float(detection.score),
+        limit=float(detection.limit),
+        run_id=run_id,
+        model_version=detection.model_version,
+        message=f"{source} score {detection.score:.3g} over limit {detection.limit:.3g}; top sensors: {top}",
+        contributions=tuple(contribs),
+    )

@@ -1,0 +1,421 @@
+"""Yield commonality analysis: which step x chamber (recipe, time window, PM event) explains low yield.
+
+Input is the fab's route history (one row per run: lot, substrate, step, chamber, recipe, start
+time; ``Store.lot_history()``) and the metric per lot or substrate (``Store.yields()``). The
+analysis
+
+1. finds **excursions**: lots below the robust control limit (median - k x 1.4826 MAD), grouped
+   into episodes in time;
+2. for every candidate (step x chamber, step x recipe) takes the units' residual against the
+   step's median in the same time bin, finds the **onset** and end of the worst stretch with an
+   epidemic change point (maximum sub-array of the CUSUM increments, vectorised), and tests the
+   units in that stretch against their **peers at the same step in the same window**
+   (one-sided Mann-Whitney U), so a fault at another step, which dilutes every chamber of this
+   step alike, does not show up here;
+3. explains away: the strongest candidate's affected units are removed and the others re-tested
+   (a chamber that merely received the bad lots downstream falls back), a gradient-boosted model
+   on the top candidates' indicators gives each its **tree importance**, p-values are corrected
+   (Benjamini-Hochberg by default, Holm on request) over all candidates tested;
+4. adds a **time window** cause when lots yield low across all routes after removing the chamber
+   causes, and a **PM event** cause when a chamber's onset follows one of its work orders.
+
+Example::
+
+    >>> from fabmind.models.commonality import YieldCommonality
+    >>> report = YieldCommonality().analyze(history, yields, work_orders)   # doctest: +SKIP
+    >>> report.causes[0].chamber_id, report.causes[0].onset                   # doctest: +SKIP
+    ('ETCH-03/B', Timestamp('2026-03-04 07:10'))
+
+It is an analysis, not a predictor, so it does not subclass ``SmallModel``; its settings come
+from the constructor only (``get_params`` / ``repr`` as in scikit-learn) and the result is typed.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from sklearn.base import BaseEstimator
+
+from fabmind.domain import tool_of
+from fabmind.models.commonality_types import (
+    Cause,
+    CauseKind,
+    CommonalityError,
+    CommonalityReport,
+    Excursion,
+)
+from fabmind.models.commonality_prep import Units, prepare_units
+
+__all__ = ["YieldCommonality", "Excursion", "Cause", "CauseKind", "CommonalityReport", "CommonalityError",
+           "detect_excursions", "adjust_pvalues", "analyze_store"]
+
+
+@dataclass
+class _Candidate:
+    kind: CauseKind
+    step_id: str
+    key: str  # chamber or recipe id
+    rows: np.ndarray  # indices into Units arrays (sorted by time) of the affected stretch
+    t_on: np.datetime64
+    t_off: np.datetime64
+    p_scan: float = 1.0  # chance of so large a stretch anywhere in the group's series under no effect
+    z: float = 0.0
+    p: float = 1.0
+    effect: float = 0.0
+    n_peer: int = 0
+    importance: float = 0.0
+    window: np.ndarray | None = None  # rows of the step inside [t_on, t_off] (cached)
+    own: np.ndarray | None = None  # which of them ran in this chamber / with this recipe
+
+
+def adjust_pvalues(p: np.ndarray, method: str = "bh") -> np.ndarray:
+    """Benjamini-Hochberg ('bh') or Holm ('holm') adjusted p-values, same order as ``p``."""
+    p = np.asarray(p, dtype=float)
+    m = len(p)
+    if m == 0:
+        return p
+    order = np.argsort(p)
+    ranked = p[order]
+    if method == "bh":
+        adj = ranked * m / np.arange(1, m + 1)
+        adj = np.minimum.accumulate(adj[::-1])[::-1]
+    elif method == "holm":
+        adj = np.maximum.accumulate(ranked * (m - np.arange(m)))
+    else:
+        raise CommonalityError(f"unknown multiple-testing correction {method!r}; use 'bh' or 'holm'")
+    out = np.empty(m)
+    out[order] = np.minimum(adj, 1.0)
+    return out
+
+
+def detect_excursions(lot_metric: pd.DataFrame, metric: str = "yield_pct", direction: str = "low",
+                      k_sigma: float = 3.0, gap_hours: float = 24.0, min_lots: int = 2) -> list[Excursion]:
+    """Lots beyond ``median -/+ k_sigma x robust sigma`` grouped into episodes (gap <= ``gap_hours``).
+
+    ``lot_metric`` has columns ``lot_id``, ``ts`` and ``metric`` (one row per lot).
+    """
+    if lot_metric.empty:
+        return []
+    v = lot_metric[metric].to_numpy(dtype=float)
+    center = float(np.median(v))
+    sigma = float(1.4826 * np.median(np.abs(v - center))) or float(np.std(v)) or 1e-9
+    sign = -1.0 if direction == "low" else 1.0
+    limit = center + sign * k_sigma * sigma
+    out_mask = (v < limit) if direction == "low" else (v > limit)
+    out = lot_metric.loc[out_mask].sort_values("ts")
+    if out.empty:
+        return []
+    ts = out["ts"].to_numpy()
+    episode = np.concatenate([[0], np.cumsum(np.diff(ts) > np.timedelta64(int(gap_hours * 3600), "s"))])
+    excursions = []
+    for i, (_, grp) in enumerate(out.groupby(episode, sort=True)):
+        if len(grp) < min_lots:
+            continue
+        vals = grp[metric].to_numpy(dtype=float)
+        excursions.append(Excursion(
+            excursion_id=f"EXC-{metric.replace(':', '-')}-{len(excursions) + 1:03d}", metric=metric,
+            direction=direction, start=_ts(grp["ts"].min()), end=_ts(grp["ts"].max()),
+            lots=tuple(grp["lot_id"].astype(str)), control_limit=limit, center_line=center, sigma=sigma,
+            mean_value=float(vals.mean()), worst_value=float(vals.min() if direction == "low" else vals.max())))
+    return excursions
+
+
+class YieldCommonality(BaseEstimator):
+    """Rank the step x chamber / recipe / time window / PM event causes of low yield (or high defects).
+
+    Parameters
+    ----------
+    k_sigma: control-limit width for excursions (robust sigmas).
+    drift_sigma: the CUSUM reference value: a stretch counts only while the units run more than
+        this many sigmas worse than their peers (0.5 finds shifts of about one sigma and more).
+    min_evidence_sigma: the stretch's cumulative excess must exceed this many sigmas to be tested.
+    alpha: significance level on the corrected p-values for a cause to be reported.
+    correction: 'bh' (Benjamini-Hochberg) or 'holm'.
+    max_causes: at most this many causes in the report.
+    bin_hours: width of the time bins of the step baseline.
+    pm_window_hours: a work order closed this long before a chamber's onset becomes a PM-event cause.
+    tree: fit the gradient-boosted importance model (LightGBM).
+    seed: random seed of the tree model.
+    """
+
+    def __init__(self, k_sigma: float = 3.0, drift_sigma: float = 0.5, min_evidence_sigma: float = 6.0,
+                 alpha: float = 0.01, correction: str = "bh", max_causes: int = 25, bin_hours: float = 24.0,
+                 pm_window_hours: float = 24.0, tree: bool = True, seed: int = 0):
+        self.k_sigma = k_sigma
+        self.drift_sigma = drift_sigma
+        self.min_evidence_sigma = min_evidence_sigma
+        self.alpha = alpha
+        self.correction = correction
+        self.max_causes = max_causes
+        self.bin_hours = bin_hours
+        self.pm_window_hours = pm_window_hours
+        self.tree = tree
+        self.seed = seed
+
+    # ------------------------------------------------------------------ public
+    def analyze(self, lot_history: pd.DataFrame, yields: pd.DataFrame, work_orders: pd.DataFrame | None = None,
+                metric: str = "yield_pct", direction: str = "low") -> CommonalityReport:
+        """Excursions and ranked causes of ``metric`` (a column of ``yields``) over the data given."""
+        if direction not in ("low", "high"):
+            raise CommonalityError(f"direction must be 'low' or 'high', got {direction!r}")
+        t0 = time.perf_counter()
+        units = prepare_units(lot_history, yields, metric=metric, bin_hours=self.bin_hours)
+        sign = 1.0 if direction == "low" else -1.0  # badness = sign * (peer level - value)
+        excursions = detect_excursions(units.lot_metric, metric, direction, self.k_sigma)
+        candidates, n_tested = self._candidates(units, sign)
+        self._test_all(units, candidates, sign)
+        ranked = self._explain_away(units, candidates, sign)
+        if self.tree and ranked:
+            self._tree_importance(units, ranked)
+        p_adj = adjust_pvalues(np.array([c.p for c in ranked] + [1.0] * (n_tested - len(ranked))), self.correction)
+        causes = self._to_causes(units, ranked, p_adj[: len(ranked)], metric)
+        causes = self._add_time_window(units, causes, sign, metric, n_tested)
+        causes = self._add_pm_events(causes, work_orders)
+        causes = [_with_rank(c, i + 1) for i, c in enumerate(causes[: self.max_causes])]
+        return CommonalityReport(
+            metric=metric, unit=units.unit, window_start=units.t_min, window_end=units.t_max,
+            n_lots=units.n_lots, n_units=units.n_units, n_candidates=n_tested, correction=self.correction,
+            excursions=tuple(excursions), causes=tuple(causes), seconds=time.perf_counter() - t0)
+
+    # ------------------------------------------------------------------ candidates
+    def _candidates(self, u: Units, sign: float) -> tuple[list[_Candidate], int]:
+        """Per (step, chamber) and (step, recipe) group: the worst stretch by the epidemic change point."""
+        out: list[_Candidate] = []
+        n_tested = 0
+        bad = sign * (-u.resid)  # > 0 where the unit does worse than its step's bin median
+        for kind, codes, names in ((CauseKind.STEP_CHAMBER, u.chamber_code, u.chambers),
+                                   (CauseKind.RECIPE, u.recipe_code, u.recipes)):
+            # rows sorted by (step, group, time) once; group boundaries by diff
+            order = np.lexsort((u.t, codes, u.step_code))
+            s_sorted, g_sorted = u.step_code[order], codes[order]
+            bounds = np.flatnonzero((np.diff(s_sorted) != 0) | (np.diff(g_sorted) != 0)) + 1
+            starts = np.concatenate([[0], bounds])
+            ends = np.concatenate([bounds, [len(order)]])
+            n_groups_per_step = np.bincount(s_sorted[starts], minlength=len(u.steps))
+            for a, b in zip(starts, ends):
+                step = s_sorted[a]
+                if n_groups_per_step[step] < 2 or b - a < 3:
+                    continue  # one chamber (or recipe) at this step: nothing to compare with
+                n_tested += 1
+                rows = order[a:b]
+                sd = u.step_sigma[step]
+                x = bad[rows] - self.drift_sigma * sd
+                cs = np.concatenate([[0.0], np.cumsum(x)])
+                runmin = np.minimum.accumulate(cs)
+                gains = cs[1:] - runmin[:-1]
+                j = int(np.argmax(gains))
+                if gains[j] < self.min_evidence_sigma * sd:
+                    continue
+                # scan statistic: P(max CUSUM excursion >= h) ~ n exp(-2 delta h / sigma^2) (Siegmund)
+                p_scan = min(1.0, (b - a) * float(np.exp(-2.0 * self.drift_sigma * gains[j] / sd)))
+                if p_scan >= self.alpha:
+                    continue
+                i = int(np.argmin(cs[: j + 1]))
+                stretch = rows[i: j + 1]
+                out.append(_Candidate(kind, u.steps[step], str(names[g_sorted[a]]), stretch,
+                                      u.t[stretch[0]], u.t[stretch[-1]], p_scan=p_scan))
+        return out, n_tested
+
+    def _test(self, u: Units, c: _Candidate, sign: float, exclude: np.ndarray | None) -> None:
+        if c.window is None:
+            step = u.steps.index(c.step_id)
+            lo = int(np.searchsorted(u.step_t_sorted[step], c.t_on, side="left"))
+            hi = int(np.searchsorted(u.step_t_sorted[step], c.t_off, side="right"))
+            c.window = u.step_rows_sorted[step][lo:hi]
+            codes = u.chamber_code if c.kind == CauseKind.STEP_CHAMBER else u.recipe_code
+            names = u.chambers if c.kind == CauseKind.STEP_CHAMBER else u.recipes
+            c.own = codes[c.window] == names.index(c.key)
+        exposed_rows, peer_rows = c.window[c.own], c.window[~c.own]
+        if exclude is not None:
+            exposed_rows = exposed_rows[~exclude[u.unit_of_row[exposed_rows]]]
+            peer_rows = peer_rows[~exclude[u.unit_of_row[peer_rows]]]
+        c.rows = exposed_rows
+        c.n_peer = len(peer_rows)
+        if len(exposed_rows) < 3 or len(peer_rows) < 3:
+            c.z, c.p, c.effect = 0.0, 1.0, 0.0
+            return
+        z = _mwu_z_less(sign * u.value[exposed_rows], sign * u.value[peer_rows])
+        c.p = max(float(stats.norm.sf(z)), c.p_scan)
+        c.z = min(z, float(stats.norm.isf(max(c.p_scan, 1e-300))))
+        c.effect = float(u.value[exposed_rows].mean() - u.value[peer_rows].mean())
+
+    def _test_all(self, u: Units, cands: list[_Candidate], sign: float) -> None:
+        for c in cands:
+            self._test(u, c, sign, None)
+
+    def _explain_away(self, u: Units, cands: list[_Candidate], sign: float) -> list[_Candidate]:
+        """Greedy: accept the strongest candidate, drop its units, re-test the rest, repeat."""
+        pool = sorted((c for c in cands if c.p < self.alpha), key=lambda c: -c.z)[: 3 * self.max_causes]
+        explained = np.zeros(u.n_units, dtype=bool)
+        ranked: list[_Candidate] = []
+        while pool and len(ranked) < self.max_causes:
+            best = max(pool, key=lambda c: c.z)
+            pool.remove(best)
+            if best.p >= self.alpha:
+                break
+            ranked.append(best)
+            new = np.zeros(u.n_units, dtype=bool)
+            new[u.unit_of_row[best.rows]] = True
+            new &= ~explained
+            explained |= new
+            for c in pool:  # only candidates that saw some of the newly explained units change
+                if new[u.unit_of_row[c.window]].any():
+                    self._test(u, c, sign, explained)
+        return ranked
+
+    def _tree_importance(self, u: Units, ranked: list[_Candidate]) -> None:
+        import lightgbm as lgb
+
+        X = np.zeros((u.n_units, len(ranked)), dtype=np.float32)
+        for j, c in enumerate(ranked):
+            X[u.unit_of_row[c.rows], j] = 1.0
+        model = lgb.LGBMRegressor(n_estimators=40, num_leaves=15, learning_rate=0.2, min_child_samples=5,
+                                  importance_type="gain", random_state=self.seed, verbose=-1, n_jobs=1)
+        model.fit(X, u.unit_value)
+        gain = model.feature_importances_.astype(float)
+        total = gain.sum() or 1.0
+        for c, g in zip(ranked, gain):
+            c.importance = float(g / total)
+
+    # ------------------------------------------------------------------ results
+    def _to_causes(self, u: Units, ranked: list[_Candidate], p_adj: np.ndarray, metric: str) -> list[Cause]:
+        causes = []
+        for c, pa in zip(ranked, p_adj):
+            if pa >= self.alpha:
+                continue
+            lots = tuple(sorted(set(u.lot_ids[u.lot_of_unit[u.unit_of_row[c.rows]]])))
+            chamber = c.key if c.kind == CauseKind.STEP_CHAMBER else None
+            causes.append(Cause(
+                rank=0, kind=c.kind, metric=metric, step_id=c.step_id, chamber_id=chamber,
+                equipment_id=tool_of(chamber) if chamber else None,
+                recipe_id=c.key if c.kind == CauseKind.RECIPE else None, work_order_id=None,
+                effect_size=c.effect, effect_sigma=c.effect / (u.step_sigma[u.steps.index(c.step_id)] or 1.0),
+                p_value=c.p, p_adjusted=float(pa), z_score=c.z, n_affected_lots=len(lots),
+                n_affected_units=len(c.rows), n_peer_units=c.n_peer, onset=_ts(c.t_on), end=_ts(c.t_off),
+                tree_importance=c.importance, affected_lots=lots))
+        return causes
+
+    def _add_time_window(self, u: Units, causes: list[Cause], sign: float, metric: str, n_tested: int) -> list[Cause]:
+        """Lots low across all routes, after removing units the chamber/recipe causes explain."""
+        explained_lots = set().union(*(c.affected_lots for c in causes)) if causes else set()
+        lm = u.lot_metric[~u.lot_metric["lot_id"].isin(explained_lots)].sort_values("ts")
+        if len(lm) < 10:
+            return causes
+        v = lm[metric].to_numpy(dtype=float)
+        center = np.median(v)
+        sd = 1.4826 * np.median(np.abs(v - center)) or 1e-9
+        cs = np.concatenate([[0.0], np.cumsum(sign * (center - v) - self.drift_sigma * sd)])
+        gains = cs[1:] - np.minimum.accumulate(cs)[:-1]
+        j = int(np.argmax(gains))
+        if gains[j] < 2 * self.min_evidence_sigma * sd:
+            return causes
+        i = int(np.argmin(cs[: j + 1]))
+        inside = np.zeros(len(v), dtype=bool)
+        inside[i: j + 1] = True
+        if inside.sum() < 3 or (~inside).sum() < 3:
+            return causes
+        p = float(stats.mannwhitneyu(sign * v[inside], sign * v[~inside], alternative="less").pvalue)
+        p_adj = min(1.0, p * (n_tested + 1)) if self.correction == "holm" else min(1.0, p * (n_tested + 1) / (len(causes) + 1))
+        if p_adj >= self.alpha:
+            return causes
+        ts = lm["ts"].to_numpy()
+        lots = tuple(lm["lot_id"].to_numpy()[inside].astype(str))
+        effect = float(v[inside].mean() - v[~inside].mean())
+        return causes + [Cause(
+            rank=0, kind=CauseKind.TIME_WINDOW, metric=metric, step_id=None, chamber_id=None, equipment_id=None,
+            recipe_id=None, work_order_id=None, effect_size=effect, effect_sigma=effect / sd, p_value=p,
+            p_adjusted=p_adj, z_score=float(-stats.norm.ppf(max(p, 1e-300))), n_affected_lots=len(lots),
+            n_affected_units=len(lots), n_peer_units=int((~inside).sum()), onset=_ts(ts[i]), end=_ts(ts[j]),
+            tree_importance=0.0, test="mann-whitney-u (one-sided), lots in window vs outside", affected_lots=lots)]
+
+    def _add_pm_events(self, causes: list[Cause], work_orders: pd.DataFrame | None) -> list[Cause]:
+        """A chamber cause whose onset follows one of its work orders gets a PM-event cause right after it."""
+        if work_orders is None or work_orders.empty or "chamber_id" not in work_orders:
+            return causes
+        wo = work_orders.copy()
+        end_col = "closed" if "closed" in wo else "opened"
+        done = wo[end_col].fillna(wo["opened"]) if end_col == "closed" else wo["opened"]
+        wo["_done"] = pd.to_datetime(done, utc=True).dt.tz_localize(None)  # naive UTC, as the analysis
+        window = pd.Timedelta(hours=self.pm_window_hours)
+        out: list[Cause] = []
+        for c in causes:
+            out.append(c)
+            if c.kind != CauseKind.STEP_CHAMBER or c.onset is None:
+                continue
+            onset = pd.Timestamp(c.onset).tz_convert(None)
+            mine = wo[(wo["chamber_id"] == c.chamber_id) & (wo["_done"] <= onset) & (wo["_done"] >= onset - window)]
+            if mine.empty:
+                continue
+            w = mine.sort_values("_done").iloc[-1]
+            out.append(_replace(c, kind=CauseKind.PM_EVENT, work_order_id=str(w["work_order_id"]),
+                                test=c.test + f"; onset {(onset - w['_done']).total_seconds() / 3600:.1f} h after work order"))
+        return out
+
+
+def _mwu_z_less(x: np.ndarray, y: np.ndarray) -> float:
+    """Mann-Whitney U as a z-score (normal approximation with tie correction); large = x below y."""
+    n1, n2 = len(x), len(y)
+    ranks = stats.rankdata(np.concatenate([x, y]))
+    u1 = ranks[:n1].sum() - n1 * (n1 + 1) / 2.0
+    n = n1 + n2
+    _, counts = np.unique(ranks, return_counts=True)
+    tie = (counts ** 3 - counts).sum() / (n * (n - 1)) if n > 1 else 0.0
+    var = n1 * n2 / 12.0 * ((n + 1) - tie)
+    if var <= 0:
+        return 0.0
+    return float((n1 * n2 / 2.0 - u1 - 0.5) / np.sqrt(var))
+
+
+def _replace(c: Cause, **kw: Any) -> Cause:
+    from dataclasses import replace
+
+    return replace(c, **kw)
+
+
+def _with_rank(c: Cause, rank: int) -> Cause:
+    return _replace(c, rank=rank)
+
+
+def _ts(t: Any) -> Any:
+    """An aware UTC datetime (the analysis works in naive UTC internally)."""
+    ts = pd.Timestamp(t).floor("us")
+    return (ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")).to_pydatetime()
+
+
+def analyze_store(store: Any, start: Any = None, end: Any = None, metric: str = "yield_pct",
+                  per_substrate: bool = True, defect_class: str | None = None,
+                  analyzer: YieldCommonality | None = None) -> CommonalityReport:
+    """The service function behind the CLI, the API and the yield agent's tool.
+
+    ``metric='yield_pct'`` analyses yields (per substrate when the store has them, else per lot);
+    ``metric='defect_count'`` analyses defect counts per substrate (of ``defect_class`` if given)
+    and looks for spikes (direction 'high').
+    """
+    from fabmind.models.commonality_prep import defect_counts
+
+    analyzer = analyzer or YieldCommonality()
+    history = store.lot_history(start=start, end=end)
+    if history.empty:
+        raise CommonalityError(f"no route history in the store between {start} and {end}")
+    work_orders = store.work_orders(start=start, end=end)
+    if metric == "defect_count":
+        counts = defect_counts(store.defects(defect_class=defect_class, start=start, end=end), history, defect_class)
+        name = f"defects:{defect_class}" if defect_class else "defect_count"
+        report = analyzer.analyze(history, counts, work_orders, metric="defect_count", direction="high")
+        return report if name == "defect_count" else _rename_metric(report, name)
+    yields = store.yields(start=start, end=end, per_substrate=per_substrate)
+    if yields.empty and per_substrate:
+        yields = store.yields(start=start, end=end, per_substrate=False)
+    return analyzer.analyze(history, yields, work_orders, metric=metric, direction="low")
+
+
+def _rename_metric(report: CommonalityReport, name: str) -> CommonalityReport:
+    from dataclasses import replace
+
+    return replace(report, metric=name, excursions=tuple(replace(e, metric=name) for e in report.excursions),
+                   causes=tuple(replace(c, metric=name) for c in report.causes))

@@ -1,0 +1,119 @@
+"""Typed results of yield commonality analysis: what the yield agent cites.
+
+An :class:`Excursion` says *what* went wrong (which lots, when, against which control limit);
+a :class:`Cause` says *where* it most likely came from (step x chamber, recipe, a fab-wide
+time window or a maintenance event), with the statistics behind the claim.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class CommonalityError(ValueError):
+    """The data cannot be analysed (no route history, no yields, wrong columns); the message says why."""
+
+
+class CauseKind(StrEnum):
+    STEP_CHAMBER = "step_chamber"  # lots through this chamber at this step yield less
+    RECIPE = "recipe"  # lots run with this recipe at this step yield less
+    TIME_WINDOW = "time_window"  # every route yields less in this window (material, facility ...)
+    PM_EVENT = "pm_event"  # the chamber's effect began right after this maintenance work order
+
+
+@dataclass(frozen=True)
+class Excursion:
+    """Lots whose metric crossed the control limit, grouped into one episode in time."""
+
+    excursion_id: str
+    metric: str  # 'yield_pct' or 'defects:<class>'
+    direction: str  # 'low' (yield) or 'high' (defect counts)
+    start: datetime  # first out-of-limit lot (its metric timestamp)
+    end: datetime  # last out-of-limit lot
+    lots: tuple[str, ...]  # the out-of-limit lots
+    control_limit: float  # the limit they crossed (centre -/+ k sigma, robust)
+    center_line: float  # the metric's normal level (median)
+    sigma: float  # robust spread of the metric (1.4826 x MAD)
+    mean_value: float  # mean metric of the excursion lots
+    worst_value: float  # worst metric among them
+
+    @property
+    def n_lots(self) -> int:
+        return len(self.lots)
+
+
+@dataclass(frozen=True)
+class Cause:
+    """A candidate cause, ranked by statistical evidence (``rank`` 1 = most likely).
+
+    ``effect_size`` is the mean metric of the affected units minus that of their peers (same
+    step, same time window, other chambers): negative means lower yield. ``p_value`` is the
+    one-sided Mann-Whitney p-value (the onset window was chosen on the same data, so treat it
+    as optimistic), ``p_adjusted`` the Benjamini-Hochberg (or Holm) corrected one over all
+    candidates tested. ``tree_importance`` is the candidate's share of a gradient-boosted
+    model's gain when all top candidates compete to explain the metric (0..1).
+    """
+
+    rank: int
+    kind: CauseKind
+    metric: str
+    step_id: str | None
+    chamber_id: str | None
+    equipment_id: str | None
+    recipe_id: str | None
+    work_order_id: str | None
+    effect_size: float
+    effect_sigma: float  # effect in units of the metric's normal spread
+    p_value: float
+    p_adjusted: float
+    z_score: float  # evidence after explaining away higher-ranked causes (larger = stronger)
+    n_affected_lots: int
+    n_affected_units: int  # substrates (or lots when yields are per lot)
+    n_peer_units: int
+    onset: datetime | None  # when the effect began (change point of the chamber's series)
+    end: datetime | None  # last affected run
+    tree_importance: float
+    test: str = "mann-whitney-u (one-sided)"
+    affected_lots: tuple[str, ...] = field(default=(), repr=False)
+
+    def label(self) -> str:
+        if self.kind == CauseKind.STEP_CHAMBER:
+            return f"{self.chamber_id} at step {self.step_id}"
+        if self.kind == CauseKind.RECIPE:
+            return f"recipe {self.recipe_id} at step {self.step_id}"
+        if self.kind == CauseKind.PM_EVENT:
+            return f"work order {self.work_order_id} on {self.chamber_id}"
+        return f"time window {self.onset:%Y-%m-%d %H:%M} .. {self.end:%Y-%m-%d %H:%M}"
+
+
+@dataclass(frozen=True)
+class CommonalityReport:
+    """Everything one analysis found, over one data window."""
+
+    metric: str
+    unit: str  # 'substrate' or 'lot'
+    window_start: datetime | None
+    window_end: datetime | None
+    n_lots: int
+    n_units: int
+    n_candidates: int  # candidates tested (the multiple-testing family size)
+    correction: str
+    excursions: tuple[Excursion, ...]
+    causes: tuple[Cause, ...]  # significant causes, ranked
+    seconds: float
+
+    def causes_for(self, excursion: Excursion, k: int = 5) -> tuple[Cause, ...]:
+        """The causes ranked by how many of the excursion's lots they explain (then by rank)."""
+        lots = set(excursion.lots)
+        scored = []
+        for c in self.causes:
+            hit = len(lots.intersection(c.affected_lots))
+            if hit:
+                scored.append((-hit, c.rank, c))
+        scored.sort(key=lambda s: (s[0], s[1]))
+        return tuple(c for _, _, c in scored[:k])
+
+    def top(self, k: int = 3) -> tuple[Cause, ...]:
+        return self.causes[:k]

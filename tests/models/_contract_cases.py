@@ -1,0 +1,75 @@
+"""The models every shared contract check runs on (river's ``yield_checks`` idea).
+
+To put a new small model through the suite, add one :class:`ContractCase` to ``CASES``: a factory
+that returns an unfitted model with a fixed seed, and a small dataset builder returning
+``(X_train, y_train_or_None, X_eval)`` as DataFrames/arrays. Factories import lazily so a family
+that is not installed yet only skips its own cases.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class ContractCase:
+    id: str
+    factory: str  # "module:callable" returning an unfitted model
+    data: Callable[[int], tuple[pd.DataFrame, Any, pd.DataFrame]]
+    kwargs: dict[str, Any] | None = None
+
+    def make(self):
+        module, name = self.factory.split(":")
+        return getattr(importlib.import_module(module), name)(**(self.kwargs or {}))
+
+
+def correlated_sensors(seed: int = 0, n: int = 300, p: int = 6) -> tuple[pd.DataFrame, None, pd.DataFrame]:
+    """Normal operation of correlated sensors (train) and a batch with a fault on the last sensor (eval)."""
+    rng = np.random.default_rng(seed)
+    mix = rng.normal(size=(2, p))
+    cols = [f"S{i}" for i in range(p)]
+    X = pd.DataFrame(rng.normal(size=(n, 2)) @ mix + 0.2 * rng.normal(size=(n, p)), columns=cols)
+    ev = pd.DataFrame(rng.normal(size=(40, 2)) @ mix + 0.2 * rng.normal(size=(40, p)), columns=cols)
+    ev.iloc[20:, -1] += 4.0
+    return X, None, ev
+
+
+def gross_excursion(seed: int = 0) -> tuple[pd.DataFrame, None, pd.DataFrame]:
+    """As :func:`correlated_sensors`, but the fault moves every sensor (S5 most): what an isolation
+    forest, which sees marginal outliers only, can be asked to find."""
+    X, y, ev = correlated_sensors(seed)
+    ev.iloc[20:] += 5 * X.std().to_numpy()
+    ev.iloc[20:, -1] += 10 * X.iloc[:, -1].std()
+    return X, y, ev
+
+
+CASES: list[ContractCase] = [
+    ContractCase("mspc", "fabmind.models.anomaly:MSPC", correlated_sensors, {"n_components": 2}),
+    ContractCase("mspc-dynamic", "fabmind.models.anomaly:MSPC", correlated_sensors,
+                 {"n_components": 0.9, "lags": 2, "smooth": 3, "limits": "cv"}),
+    ContractCase("iforest", "fabmind.models.anomaly:IForestDetector", gross_excursion,
+                 {"n_estimators": 50, "random_state": 3}),
+    ContractCase("ewma", "fabmind.models.anomaly:EWMAMonitor", correlated_sensors),
+    ContractCase("cusum", "fabmind.models.anomaly:CUSUMMonitor", correlated_sensors),
+    ContractCase("ensemble", "fabmind.models.anomaly.ensemble:AnomalyEnsemble", correlated_sensors,
+                 None),
+]
+
+
+def _ensemble_kwargs() -> dict[str, Any]:
+    from fabmind.models.anomaly import EWMAMonitor, MSPC
+
+    return {"detectors": [("mspc", MSPC(n_components=2)), ("ewma", EWMAMonitor())], "rule": "any"}
+
+
+CASES[-1] = ContractCase("ensemble", "fabmind.models.anomaly.ensemble:AnomalyEnsemble", correlated_sensors,
+                         _ensemble_kwargs())
+
+# Anomaly detectors additionally get a metric floor: they must flag the faulty half of the eval batch.
+ANOMALY_IDS = {"mspc", "mspc-dynamic", "iforest", "ewma", "cusum", "ensemble"}

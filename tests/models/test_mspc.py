@@ -1,0 +1,112 @@
+"""MSPC maths: limits hold their confidence on normal data, contributions localise, streaming = batch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fabmind.models.anomaly import MSPC
+from fabmind.models.base import ModelError
+
+
+def _plant(seed: int, n: int, p: int = 8) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    mix = np.random.default_rng(99).normal(size=(3, p))
+    return pd.DataFrame(rng.normal(size=(n, 3)) @ mix + 0.3 * rng.normal(size=(n, p)),
+                        columns=[f"S{i}" for i in range(p)])
+
+
+@pytest.mark.parametrize("limits", ["theoretical", "empirical", "cv"])
+def test_false_alarm_rate_matches_confidence_on_fresh_normal_data(limits):
+    model = MSPC(n_components=3, confidence=0.99, limits=limits).fit(_plant(0, 2000))
+    far = model.predict(_plant(1, 20000)).mean()
+    # either statistic may alarm: expect about 2 x 1 %, certainly not 5 %
+    assert 0.003 < far < 0.04, far
+
+
+def test_t2_and_spe_limits_are_separate_and_positive():
+    model = MSPC(n_components=3).fit(_plant(0, 500))
+    st = model.statistics(_plant(1, 50))
+    assert st.t2_limit > 0 and st.spe_limit > 0
+    np.testing.assert_allclose(st.score, model.score(_plant(1, 50)))
+
+
+@pytest.mark.parametrize("statistic", ["spe", "t2", "combined"])
+def test_contributions_point_at_the_faulty_sensor(statistic):
+    model = MSPC(n_components=3, statistic=statistic).fit(_plant(0, 1000))
+    bad = _plant(2, 50)
+    if statistic == "t2":  # a fault inside the model plane: scale one latent direction
+        bad = bad * 1.0
+        bad["S4"] += 6 * bad["S4"].std()
+    else:
+        bad["S4"] += 3.0
+    expl = model.explain(bad)
+    flagged = [e for e, a in zip(expl, model.predict(bad)) if a]
+    assert len(flagged) >= 40
+    top1 = np.mean([e.top(1)[0].feature == "S4" for e in flagged])
+    assert top1 >= 0.9, top1
+    c = flagged[0].top(1)[0]
+    assert c.deviation_sigma == pytest.approx((c.value - c.expected) / model.spread_[4])
+
+
+def test_contribution_frame_sums_and_shape():
+    model = MSPC(n_components=3).fit(_plant(0, 500))
+    rbc = model.contributions(_plant(1, 20), statistic="spe")
+    assert rbc.shape == (20, 8) and (rbc.to_numpy() >= 0).all()
+
+
+@pytest.mark.parametrize("lags,smooth", [(0, 1), (2, 1), (0, 5), (3, 4)])
+def test_streaming_twin_equals_batch(lags, smooth):
+    model = MSPC(n_components=0.9, lags=lags, smooth=smooth, limits="empirical").fit(_plant(0, 400))
+    X = _plant(3, 60)
+    stream = model.stream()
+    np.testing.assert_allclose([stream.update(x) for x in X.to_numpy()], model.score(X), rtol=1e-9)
+
+
+def test_dynamic_pca_is_causal():
+    model = MSPC(n_components=0.9, lags=2, smooth=3, limits="empirical").fit(_plant(0, 400))
+    X = _plant(4, 50)
+    later = X.copy()
+    later.iloc[30:] += 10.0  # changing the future must not change the past
+    np.testing.assert_allclose(model.score(X)[:30], model.score(later)[:30])
+
+
+def test_constant_sensor_is_left_out_and_listed():
+    X = _plant(0, 300).assign(SETPOINT=5.0)
+    model = MSPC(n_components=3).fit(X)
+    assert model.constant_features_ == ["SETPOINT"]
+    ev = _plant(1, 10).assign(SETPOINT=5.0)
+    assert np.isfinite(model.score(ev)).all()
+    expl = model.explain(ev)[0]
+    assert {c.feature for c in expl.contributions} >= {"SETPOINT"}
+
+
+def test_all_constant_or_single_sensor_is_refused():
+    with pytest.raises(ModelError, match="non-constant"):
+        MSPC().fit(pd.DataFrame({"A": np.ones(50), "B": np.full(50, 2.0), "C": np.random.default_rng(0).normal(size=50)}))
+
+
+def test_bad_hyper_parameters_are_named():
+    with pytest.raises(ModelError, match="confidence"):
+        MSPC(confidence=1.5).fit(_plant(0, 100))
+    with pytest.raises(ModelError, match="limits"):
+        MSPC(limits="magic").fit(_plant(0, 100))
+    with pytest.raises(ModelError, match="too few"):
+        MSPC(lags=200).fit(_plant(0, 100))
+
+
+def test_variance_share_picks_components():
+    assert MSPC(n_components=0.5).fit(_plant(0, 300)).n_components_ <= MSPC(n_components=0.99).fit(
+        _plant(0, 300)).n_components_
+
+
+def test_detect_carries_limit_and_version(tmp_path):
+    model = MSPC(n_components=3).fit(_plant(0, 500))
+    model.save(tmp_path / "m.pkl")
+    bad = _plant(1, 5)
+    bad["S0"] += 20
+    det = model.detect(bad)
+    assert len(det) == 5
+    assert det[0].limit == 1.0 and det[0].score > 1.0 and det[0].model_version == model.metadata.version
+    assert det[0].contributions[0].feature == "S0"
