@@ -34,7 +34,7 @@ from fabmind.knowledge import KnowledgeBase, create_tables  # noqa: E402
 from fabmind.sim import FAULT_LIBRARY, Simulator, simulate  # noqa: E402
 from fabmind.sim.equipment import TYPES  # noqa: E402
 
-SEVERITIES = (0.3, 0.5, 0.75, 1.0)
+SEVERITIES = (0.15, 0.3, 0.5, 0.75, 1.0)
 SEEDS = (11, 12)
 Z_MIN = 3.0
 FAULT_DAY, DAYS = 2.0, 4.0

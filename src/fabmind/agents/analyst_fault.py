@@ -118,7 +118,7 @@ def _write(first: tuple[ChamberHealth, str], per_chamber: dict[str, tuple], diag
         cite = f" ({m0.citation})" if m0.citation else ""
         lines.append(f"\n**Most likely cause:** {m0.failure_mode} in the {m0.subsystem} subsystem, "
                      f"confidence {m0.confidence} [{fm_result.result_id}]{cite}.")
-    others = [d for d in diagnoses[1:4]]
+    others = [d for d in diagnoses[1:4] if d.confidence > 0]
     if others:
         lines.append("\n**Alternatives:** " + "; ".join(
             f"{d.failure_mode} on {d.chamber_id} ({d.confidence}) [{d.evidence[-1]}]" for d in others) + ".")

@@ -27,15 +27,17 @@ def run_yield_plan(days: float, toolbox: Toolbox, deps: ToolDeps, evidence: Evid
     trend = call("get_yield_trend", days=days)
     causes = com.value["causes"] if com.ok else []
     suspects = []  # (cause, health result, fm result, modes, trend result, incident result)
+    seen: set[str] = set()
     for c in causes:
         if len(suspects) >= MAX_SUSPECTS:
             break
-        if not c.get("chamber_id"):
+        if not c.get("chamber_id") or c["chamber_id"] in seen:
             continue
+        seen.add(c["chamber_id"])
         onset, end = c.get("onset"), c.get("end")
         hours = 48.0
-        if onset is not None and end is not None:
-            hours = max(12.0, min(72.0, (pd.Timestamp(end) - pd.Timestamp(onset)).total_seconds() / 3600))
+        if onset is not None and end is not None:  # the affected stretch against the runs before it
+            hours = max(12.0, min(24.0 * 14, (pd.Timestamp(end) - pd.Timestamp(onset)).total_seconds() / 3600))
         h = call("get_chamber_health", chamber_id=c["chamber_id"], hours=hours,
                  end=(pd.Timestamp(end).to_pydatetime() if end is not None else None))
         fm = tr = inc = None
@@ -50,7 +52,7 @@ def run_yield_plan(days: float, toolbox: Toolbox, deps: ToolDeps, evidence: Evid
             if health.top_sensors:
                 start_trend = pd.Timestamp(end).to_pydatetime() if end is not None else None
                 tr = call("get_sensor_trend", chamber_id=c["chamber_id"], sensor=health.top_sensors[0].sensor,
-                          hours=hours + 72.0, end=start_trend)
+                          hours=hours * 2, end=start_trend)
         suspects.append((c, h, fm, modes, tr, inc))
 
     diagnoses = _diagnoses(suspects)

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
 
-from fabmind.api.tables import SERVICE_TABLES, api_tokens, audit_log, users
+from fabmind.api.tables import api_tokens, audit_log, users
 
 ROLES = ("viewer", "engineer", "admin")
 
@@ -61,9 +61,7 @@ class UserDirectory:
     """Users, tokens and audit on the store's engine."""
 
     def __init__(self, engine: Engine):
-        self.engine = engine
-        for table in SERVICE_TABLES:  # no-op once revision 0004 has run
-            table.create(engine, checkfirst=True)
+        self.engine = engine  # tables come from store revision 0004
 
     def add_user(self, username: str, password: str, role: str, areas: str = "*") -> User:
         if role not in ROLES:

@@ -19,7 +19,7 @@ app = typer.Typer(
 )
 
 # command groups, in the order they appear in --help
-_GROUPS = ["demo", "serve"]
+_GROUPS = ["demo", "db", "serve"]
 
 
 def _register_all() -> None:

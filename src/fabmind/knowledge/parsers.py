@@ -2,7 +2,8 @@
 
 One function per format, each returning :class:`Piece` objects in reading order:
 
-* Markdown: ``#`` headings give the section path (``Manual > RF subsystem > Alarms``); code fences are kept.
+* Markdown: ``#`` headings give the section path (``Manual > RF subsystem > Alarms``); code fences are kept;
+  each row of a pipe table is its own piece (``code: E-RF-101; message: ...``) so citations point at the row.
 * Plain text: blank-line paragraphs; short title-like lines (``3.2 RF matching``) open sections.
 * HTML: ``<h1>``..``<h6>`` give the section path; scripts and styles are dropped.
 * PDF (pypdf): text per page, headings detected as in plain text; the section path carries across pages.
@@ -46,23 +47,49 @@ _MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 
 
+_MD_TABLE_SEP = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
+
+
+def _md_cells(line: str) -> list[str]:
+    return [c.strip() for c in line.strip().strip("|").split("|")]
+
+
 def parse_markdown(text: str) -> ParsedDocument:
+    """Headings give the section path; each row of a pipe table becomes its own piece (``header: cell; ...``)."""
     stack: list[tuple[int, str]] = []
     pieces: list[Piece] = []
     buf: list[str] = []
     title = ""
     in_fence = False
+    lines = text.splitlines()
+
+    def path() -> str:
+        return SECTION_SEP.join(h for _, h in stack)
 
     def flush() -> None:
         body = "\n".join(buf).strip()
         buf.clear()
         if body:
-            pieces.append(Piece(body, SECTION_SEP.join(h for _, h in stack)))
+            pieces.append(Piece(body, path()))
 
-    for line in text.splitlines():
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        i += 1
         if _FENCE.match(line):
             in_fence = not in_fence
             buf.append(line)
+            continue
+        if not in_fence and line.lstrip().startswith("|") and i < len(lines) and _MD_TABLE_SEP.match(lines[i]):
+            flush()
+            header = _md_cells(line)
+            i += 1
+            while i < len(lines) and lines[i].lstrip().startswith("|"):
+                cells = _md_cells(lines[i])
+                i += 1
+                row = "; ".join(f"{h}: {c}" if h else c for h, c in zip(header, cells) if c)
+                if row:
+                    pieces.append(Piece(row, path()))
             continue
         m = None if in_fence else _MD_HEADING.match(line)
         if m:

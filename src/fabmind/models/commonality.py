@@ -58,7 +58,7 @@ __all__ = ["YieldCommonality", "Excursion", "Cause", "CauseKind", "CommonalityRe
 @dataclass
 class _Candidate:
     kind: CauseKind
-    step_id: str
+    steps: tuple[str, ...]  # the step (or, for a chamber cause, all the chamber's steps)
     key: str  # chamber or recipe id
     rows: np.ndarray  # indices into Units arrays (sorted by time) of the affected stretch
     t_on: np.datetime64
@@ -184,51 +184,64 @@ class YieldCommonality(BaseEstimator):
 
     # ------------------------------------------------------------------ candidates
     def _candidates(self, u: Units, sign: float) -> tuple[list[_Candidate], int]:
-        """Per (step, chamber) and (step, recipe) group: the worst stretch by the epidemic change point."""
+        """Per (step, chamber), (step, recipe) and chamber (all its steps) group: the worst stretch by
+        the epidemic change point (maximum sub-array of the CUSUM increments)."""
         out: list[_Candidate] = []
         n_tested = 0
-        bad = sign * (-u.resid)  # > 0 where the unit does worse than its step's bin median
-        for kind, codes, names in ((CauseKind.STEP_CHAMBER, u.chamber_code, u.chambers),
-                                   (CauseKind.RECIPE, u.recipe_code, u.recipes)):
+        # > 0 where the unit does worse than its step's bin median, in units of the step's sigma
+        bad = sign * (-u.resid) / u.step_sigma[u.step_code]
+        all_steps = np.zeros_like(u.step_code)
+        for kind, step_key, codes, names in (
+                (CauseKind.STEP_CHAMBER, u.step_code, u.chamber_code, u.chambers),
+                (CauseKind.RECIPE, u.step_code, u.recipe_code, u.recipes),
+                (CauseKind.CHAMBER, all_steps, u.chamber_code, u.chambers)):
             # rows sorted by (step, group, time) once; group boundaries by diff
-            order = np.lexsort((u.t, codes, u.step_code))
-            s_sorted, g_sorted = u.step_code[order], codes[order]
+            order = np.lexsort((u.t, codes, step_key))
+            s_sorted, g_sorted = step_key[order], codes[order]
             bounds = np.flatnonzero((np.diff(s_sorted) != 0) | (np.diff(g_sorted) != 0)) + 1
             starts = np.concatenate([[0], bounds])
             ends = np.concatenate([bounds, [len(order)]])
             n_groups_per_step = np.bincount(s_sorted[starts], minlength=len(u.steps))
             for a, b in zip(starts, ends):
-                step = s_sorted[a]
-                if n_groups_per_step[step] < 2 or b - a < 3:
+                if n_groups_per_step[s_sorted[a]] < 2 or b - a < 3:
                     continue  # one chamber (or recipe) at this step: nothing to compare with
-                n_tested += 1
                 rows = order[a:b]
-                sd = u.step_sigma[step]
-                x = bad[rows] - self.drift_sigma * sd
-                cs = np.concatenate([[0.0], np.cumsum(x)])
-                runmin = np.minimum.accumulate(cs)
-                gains = cs[1:] - runmin[:-1]
+                steps = (u.steps[s_sorted[a]],)
+                if kind == CauseKind.CHAMBER:
+                    steps = tuple(u.steps[k] for k in np.unique(u.step_code[rows]))
+                    if len(steps) < 2:
+                        continue  # a one-step chamber is its step x chamber candidate already
+                n_tested += 1
+                cs = np.concatenate([[0.0], np.cumsum(bad[rows] - self.drift_sigma)])
+                gains = cs[1:] - np.minimum.accumulate(cs)[:-1]
                 j = int(np.argmax(gains))
-                if gains[j] < self.min_evidence_sigma * sd:
+                if gains[j] < self.min_evidence_sigma:
                     continue
                 # scan statistic: P(max CUSUM excursion >= h) ~ n exp(-2 delta h / sigma^2) (Siegmund)
-                p_scan = min(1.0, (b - a) * float(np.exp(-2.0 * self.drift_sigma * gains[j] / sd)))
+                p_scan = min(1.0, (b - a) * float(np.exp(-2.0 * self.drift_sigma * gains[j])))
                 if p_scan >= self.alpha:
                     continue
                 i = int(np.argmin(cs[: j + 1]))
                 stretch = rows[i: j + 1]
-                out.append(_Candidate(kind, u.steps[step], str(names[g_sorted[a]]), stretch,
+                out.append(_Candidate(kind, steps, str(names[g_sorted[a]]), stretch,
                                       u.t[stretch[0]], u.t[stretch[-1]], p_scan=p_scan))
         return out, n_tested
 
     def _test(self, u: Units, c: _Candidate, sign: float, exclude: np.ndarray | None) -> None:
         if c.window is None:
-            step = u.steps.index(c.step_id)
-            lo = int(np.searchsorted(u.step_t_sorted[step], c.t_on, side="left"))
-            hi = int(np.searchsorted(u.step_t_sorted[step], c.t_off, side="right"))
-            c.window = u.step_rows_sorted[step][lo:hi]
-            codes = u.chamber_code if c.kind == CauseKind.STEP_CHAMBER else u.recipe_code
-            names = u.chambers if c.kind == CauseKind.STEP_CHAMBER else u.recipes
+            if c.kind == CauseKind.CHAMBER:
+                lo = int(np.searchsorted(u.all_t_sorted, c.t_on, side="left"))
+                hi = int(np.searchsorted(u.all_t_sorted, c.t_off, side="right"))
+                window = u.all_rows_sorted[lo:hi]
+                codes = np.array([u.steps.index(s) for s in c.steps])
+                c.window = window[np.isin(u.step_code[window], codes)]
+            else:
+                step = u.steps.index(c.steps[0])
+                lo = int(np.searchsorted(u.step_t_sorted[step], c.t_on, side="left"))
+                hi = int(np.searchsorted(u.step_t_sorted[step], c.t_off, side="right"))
+                c.window = u.step_rows_sorted[step][lo:hi]
+            codes = u.recipe_code if c.kind == CauseKind.RECIPE else u.chamber_code
+            names = u.recipes if c.kind == CauseKind.RECIPE else u.chambers
             c.own = codes[c.window] == names.index(c.key)
         exposed_rows, peer_rows = c.window[c.own], c.window[~c.own]
         if exclude is not None:
@@ -276,7 +289,7 @@ class YieldCommonality(BaseEstimator):
             X[u.unit_of_row[c.rows], j] = 1.0
         model = lgb.LGBMRegressor(n_estimators=40, num_leaves=15, learning_rate=0.2, min_child_samples=5,
                                   importance_type="gain", random_state=self.seed, verbose=-1, n_jobs=1)
-        model.fit(X, u.unit_value)
+        model.fit(X, u.unit_contrast)
         gain = model.feature_importances_.astype(float)
         total = gain.sum() or 1.0
         for c, g in zip(ranked, gain):
@@ -289,12 +302,13 @@ class YieldCommonality(BaseEstimator):
             if pa >= self.alpha:
                 continue
             lots = tuple(sorted(set(u.lot_ids[u.lot_of_unit[u.unit_of_row[c.rows]]])))
-            chamber = c.key if c.kind == CauseKind.STEP_CHAMBER else None
+            chamber = None if c.kind == CauseKind.RECIPE else c.key
             causes.append(Cause(
-                rank=0, kind=c.kind, metric=metric, step_id=c.step_id, chamber_id=chamber,
+                rank=0, kind=c.kind, metric=metric, step_id=c.steps[0] if len(c.steps) == 1 else None,
+                steps=c.steps, chamber_id=chamber,
                 equipment_id=tool_of(chamber) if chamber else None,
                 recipe_id=c.key if c.kind == CauseKind.RECIPE else None, work_order_id=None,
-                effect_size=c.effect, effect_sigma=c.effect / (u.step_sigma[u.steps.index(c.step_id)] or 1.0),
+                effect_size=c.effect, effect_sigma=c.effect / float(np.mean([u.step_sigma[u.steps.index(s)] for s in c.steps])),
                 p_value=c.p, p_adjusted=float(pa), z_score=c.z, n_affected_lots=len(lots),
                 n_affected_units=len(c.rows), n_peer_units=c.n_peer, onset=_ts(c.t_on), end=_ts(c.t_off),
                 tree_importance=c.importance, affected_lots=lots))
@@ -345,7 +359,7 @@ class YieldCommonality(BaseEstimator):
         out: list[Cause] = []
         for c in causes:
             out.append(c)
-            if c.kind != CauseKind.STEP_CHAMBER or c.onset is None:
+            if c.kind not in (CauseKind.STEP_CHAMBER, CauseKind.CHAMBER) or c.onset is None:
                 continue
             onset = pd.Timestamp(c.onset).tz_convert(None)
             mine = wo[(wo["chamber_id"] == c.chamber_id) & (wo["_done"] <= onset) & (wo["_done"] >= onset - window)]

@@ -1,9 +1,10 @@
 """Turn route history + yields into the flat arrays the commonality analysis works on.
 
 One *unit* is a substrate when yields are per substrate (more power: chambers of one tool
-often share a lot), else a lot. One *row* is one unit at one step (its chamber, recipe and
-time there); rows carry the unit's metric and its residual against the median of the same
-step in the same time bin, so fab-wide drifts cancel out.
+often share a lot), else a lot. A substrate is compared with its lot-mates (its metric minus
+the lot mean), which removes everything that hit the whole lot. One *row* is one unit at one
+step (its chamber, recipe and time there); rows carry that value and its residual against the
+median of the same step in the same time bin, so fab-wide drifts cancel out.
 """
 
 from __future__ import annotations
@@ -26,12 +27,13 @@ class Units:
     n_lots: int
     lot_ids: np.ndarray  # [n_lots] str
     lot_of_unit: np.ndarray  # [n_units] int
-    unit_value: np.ndarray  # [n_units] float
+    unit_value: np.ndarray  # [n_units] float: the metric
+    unit_contrast: np.ndarray  # [n_units] what is tested: metric - lot mean (substrates) or the metric (lots)
     step_code: np.ndarray  # [n_rows] int
     chamber_code: np.ndarray
     recipe_code: np.ndarray
     t: np.ndarray  # [n_rows] datetime64[ns]
-    value: np.ndarray  # [n_rows] metric of the row's unit
+    value: np.ndarray  # [n_rows] unit_contrast of the row's unit
     resid: np.ndarray  # [n_rows] value - median(step, time bin)
     unit_of_row: np.ndarray
     steps: list[str]
@@ -40,6 +42,8 @@ class Units:
     step_sigma: np.ndarray  # [n_steps] robust sigma of resid
     step_rows_sorted: list[np.ndarray]  # per step: row ids sorted by time
     step_t_sorted: list[np.ndarray]
+    all_rows_sorted: np.ndarray  # all row ids sorted by time
+    all_t_sorted: np.ndarray
     lot_metric: pd.DataFrame  # lot_id, ts, <metric>
     t_min: datetime | None
     t_max: datetime | None
@@ -118,7 +122,16 @@ def prepare_units(lot_history: pd.DataFrame, yields: pd.DataFrame, metric: str =
     chamber_code, chambers = pd.factorize(rows["chamber_id"].astype(str))
     recipe_code, recipes = pd.factorize(rows["recipe_id"].fillna("").astype(str))
     t = rows["t"].to_numpy(dtype="datetime64[ns]")
-    value = unit_value[unit_of_row]
+    if unit_name == "substrate":
+        # within-lot contrast: a glass against its lot-mates. Whatever hit the whole lot (another step's
+        # tool, a designed experiment, the material) cancels; a chamber that ran only some of the lot's
+        # glasses stands out. Glasses of one lot are correlated, so testing raw yields would count one
+        # bad lot as many independent bad glasses.
+        lot_mean = np.bincount(lot_of_unit, weights=unit_value) / np.maximum(np.bincount(lot_of_unit), 1)
+        unit_contrast = unit_value - lot_mean[lot_of_unit]
+    else:
+        unit_contrast = unit_value
+    value = unit_contrast[unit_of_row]
 
     bins = (t.astype("int64") // int(bin_hours * 3600e9)).astype(np.int64)
     med = pd.Series(value).groupby([step_code, bins]).transform("median").to_numpy()
@@ -136,6 +149,7 @@ def prepare_units(lot_history: pd.DataFrame, yields: pd.DataFrame, metric: str =
         mad = 1.4826 * np.median(np.abs(res - np.median(res))) if len(res) else 0.0
         step_sigma[s] = mad or (np.std(res) if len(res) > 1 else 0.0) or 1e-9
 
+    by_time = np.argsort(t, kind="stable")
     lot_metric = (pd.DataFrame({"lot_id": lot_index[lot_of_unit], "v": unit_value, "ts": y["ts"].to_numpy()})
                   .groupby("lot_id", as_index=False).agg(**{metric: ("v", "mean"), "ts": ("ts", "max")}))
     if lot_metric["ts"].isna().any():  # no metric timestamp: use the lot's last run
@@ -143,11 +157,12 @@ def prepare_units(lot_history: pd.DataFrame, yields: pd.DataFrame, metric: str =
         lot_metric["ts"] = lot_metric["ts"].fillna(lot_metric["lot_id"].map(last))
     return Units(
         unit=unit_name, n_units=len(unit_index), n_lots=len(lot_index), lot_ids=np.asarray(lot_index, dtype=object),
-        lot_of_unit=lot_of_unit, unit_value=unit_value, step_code=step_code.astype(np.int64),
+        lot_of_unit=lot_of_unit, unit_value=unit_value, unit_contrast=unit_contrast, step_code=step_code.astype(np.int64),
         chamber_code=chamber_code.astype(np.int64), recipe_code=recipe_code.astype(np.int64), t=t, value=value,
         resid=resid, unit_of_row=unit_of_row.astype(np.int64), steps=[str(s) for s in steps],
         chambers=[str(c) for c in chambers], recipes=[str(r) for r in recipes], step_sigma=step_sigma,
-        step_rows_sorted=step_rows_sorted, step_t_sorted=step_t_sorted, lot_metric=lot_metric,
+        step_rows_sorted=step_rows_sorted, step_t_sorted=step_t_sorted, all_rows_sorted=by_time,
+        all_t_sorted=t[by_time], lot_metric=lot_metric,
         t_min=pd.Timestamp(t.min()).floor("us").tz_localize("UTC").to_pydatetime() if len(t) else None,
         t_max=pd.Timestamp(t.max()).floor("us").tz_localize("UTC").to_pydatetime() if len(t) else None)
 

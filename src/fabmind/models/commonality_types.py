@@ -18,6 +18,7 @@ class CommonalityError(ValueError):
 
 class CauseKind(StrEnum):
     STEP_CHAMBER = "step_chamber"  # lots through this chamber at this step yield less
+    CHAMBER = "chamber"  # lots through this chamber yield less at every step it runs (pooled)
     RECIPE = "recipe"  # lots run with this recipe at this step yield less
     TIME_WINDOW = "time_window"  # every route yields less in this window (material, facility ...)
     PM_EVENT = "pm_event"  # the chamber's effect began right after this maintenance work order
@@ -59,7 +60,7 @@ class Cause:
     rank: int
     kind: CauseKind
     metric: str
-    step_id: str | None
+    step_id: str | None  # None for a chamber cause pooled over its steps (see ``steps``)
     chamber_id: str | None
     equipment_id: str | None
     recipe_id: str | None
@@ -75,12 +76,15 @@ class Cause:
     onset: datetime | None  # when the effect began (change point of the chamber's series)
     end: datetime | None  # last affected run
     tree_importance: float
+    steps: tuple[str, ...] = ()  # the steps the evidence comes from
     test: str = "mann-whitney-u (one-sided)"
     affected_lots: tuple[str, ...] = field(default=(), repr=False)
 
     def label(self) -> str:
         if self.kind == CauseKind.STEP_CHAMBER:
             return f"{self.chamber_id} at step {self.step_id}"
+        if self.kind == CauseKind.CHAMBER:
+            return f"{self.chamber_id} at all its steps ({', '.join(self.steps)})"
         if self.kind == CauseKind.RECIPE:
             return f"recipe {self.recipe_id} at step {self.step_id}"
         if self.kind == CauseKind.PM_EVENT:

@@ -106,7 +106,7 @@ def window_features(
     slope = (sxt.mul(n, axis=0) - sx.mul(st["t"], axis=0)).div(denom.where(denom > 1e-12), axis=0).fillna(0.0)
     mean_s = roll(x, short).div(roll(pd.DataFrame({"one": np.ones(len(h))}, index=h.index), short)["one"], axis=0)
     ewms = {a: g.transform(lambda s, a=a: s.ewm(alpha=a).mean()) for a in alphas}
-    early = x.where((pos < baseline).to_numpy()[:, None], 0.0)
+    early = x.mul((pos < baseline).astype(float), axis=0)
     base = early.groupby(h[unit], sort=False).cumsum().div(np.minimum(pos + 1, baseline), axis=0)
     cummean = g.cumsum().div(pos + 1, axis=0)
     slow = ewms[min(alphas)] if alphas else mean_w

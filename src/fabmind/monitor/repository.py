@@ -18,7 +18,8 @@ from fabmind.store.schema import alarms
 VERDICTS = ("true_fault", "false_alarm", "unsure")
 
 
-def upsert(conn: Connection, table: Table, rows: Sequence[dict]) -> None:
+def upsert(conn: Connection, table: Table, rows: Sequence[dict], keep: Sequence[str] = ()) -> None:
+    """Insert or update by primary key; columns in ``keep`` are written on insert only."""
     if not rows:
         return
     if conn.dialect.name == "sqlite":
@@ -27,7 +28,7 @@ def upsert(conn: Connection, table: Table, rows: Sequence[dict]) -> None:
         from sqlalchemy.dialects.postgresql import insert
     stmt = insert(table)
     pk = [c.name for c in table.primary_key.columns]
-    cols = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in pk}
+    cols = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in pk and c.name not in keep}
     conn.execute(stmt.on_conflict_do_update(index_elements=pk, set_=cols), list(rows))
 
 
@@ -47,7 +48,7 @@ def write_alarm_changes(conn: Connection, records: Sequence[AlarmRecord], events
              acked_by=r.acked_by, acked_at=r.acked_at, shelved_until=r.shelved_until, cleared_at=r.cleared_at,
              diagnosis=r.diagnosis)
         for r in records
-    ])
+    ], keep=("diagnosis",))  # written by the diagnosis worker, never overwritten by a life-cycle update
     if events:
         conn.execute(alarm_events.insert(), [
             dict(alarm_id=e.alarm_id, ts=e.ts, event=e.event, state=e.state, actor=e.actor, score=float(e.score),

@@ -78,9 +78,8 @@ class ChamberCharts:
 
     # ------------------------------------------------------------------ fitting
     def set_baseline(self, mean: np.ndarray, spread: np.ndarray, n: int) -> None:
-        frame = pd.DataFrame(
-            np.vstack([mean - spread, mean + spread]), columns=self.sensors
-        )  # two rows with the given mean/std: fit() learns exactly these
+        signs = np.resize([-1.0, 1.0], self.ewma.min_samples)[:, None]
+        frame = pd.DataFrame(mean + signs * spread, columns=self.sensors)  # fit() then gets the saved values
         self.ewma.fit(frame)
         self.cusum.fit(frame)
         self.ewma.mean_ = self.cusum.mean_ = np.asarray(mean, dtype=float)

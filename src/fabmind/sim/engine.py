@@ -174,7 +174,7 @@ class Simulator:
             for p in r.params:
                 span = p.high - p.low
                 level = rng.normal(0, 0.15 * span, inv.max() + 1)[inv] * doe[m]
-                v = p.default + level + rng.normal(0, 0.02 * span, m.size)
+                v = p.default + level + rng.normal(0, 0.01 * span, m.size)
                 setpoints[p.name][m] = np.round(np.clip(v, p.low, p.high), 3)
         chambers = self.layout.chamber_ids
         pm_age = np.zeros(n)

@@ -90,4 +90,3 @@ def add_user(body: UserIn, user: Admin, directory: DirectoryDep) -> Me:
 def audit(user: Admin, directory: DirectoryDep, limit: int = 100) -> list[dict]:
     return directory.audit_entries(max(1, min(limit, 1000)))
 
-assert ROLES == ("viewer", "engineer", "admin")
