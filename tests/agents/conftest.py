@@ -137,3 +137,23 @@ def scripted_llm():
 def tool_messages(request: dict[str, Any]) -> list[dict[str, Any]]:
     """The tool results (parsed JSON) a request carried."""
     return [json.loads(m["content"]) for m in request["messages"] if m.get("role") == "tool"]
+
+
+# --------------------------------------------------------------------------- a small fab with its documents
+
+
+@pytest.fixture(scope="session")
+def fab_store(small_fab, tmp_path_factory):
+    """The small demo fab (faults injected) in its own SQLite store, with its documents in the knowledge base.
+
+    Separate from ``demo_store`` because the agents write (knowledge tables, proposals, conversations)."""
+    from fabmind.knowledge import KnowledgeBase
+    from fabmind.store import Store
+
+    path = tmp_path_factory.mktemp("agents") / "fab.db"
+    store = Store(f"sqlite:///{path}")
+    store.write_batch(small_fab.batch)
+    kb = KnowledgeBase(store.engine)
+    kb.add(small_fab.batch.documents)
+    yield store, kb
+    store.close()

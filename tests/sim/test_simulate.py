@@ -73,7 +73,7 @@ def test_every_record_passes_domain_validation(small_fab):
     b = small_fab.batch
     for name in b.counts():
         records = getattr(b, name)
-        for r in records[:: max(1, len(records) // 300)]:
+        for r in records:  # bulk kinds are built with model_construct: validate every one here
             again = type(r)(**{k: getattr(r, k) for k in type(r).model_fields})
             assert again.natural_key() == r.natural_key()
         keys = [r.natural_key() for r in records] if records and type(records[0]).key else []

@@ -141,7 +141,7 @@ def _write(first: tuple[ChamberHealth, str], per_chamber: dict[str, tuple], diag
         if m0.actions:
             lines.append("\n**Repair**")
             lines += [f"{i}. {a} [{fm_result.result_id}]" for i, a in enumerate(m0.actions, 1)]
-        doc = call("search_documents", query=f"{m0.failure_mode} {m0.subsystem} repair procedure", k=2)
+        doc = call("search_documents", query=f"{h.type_id} {m0.failure_mode} {m0.subsystem} repair procedure", k=2)
         if doc.ok and doc.value:
             p: DocPassage = doc.value[0]
             lines.append(f"\nProcedure: see [{p.citation}] [{doc.result_id}].")

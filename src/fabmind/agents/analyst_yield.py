@@ -180,7 +180,7 @@ def _actions(suspects, call) -> str:  # type: ignore[no-untyped-def]
         for chk in m.checks[:2]:
             n += 1
             lines.append(f"{n}. {c['chamber_id']}, check: {chk} [{fm.result_id}]")
-        doc = call("search_documents", query=f"{m.failure_mode} repair procedure", k=1)
+        doc = call("search_documents", query=f"{m.equipment_type} {m.failure_mode} repair procedure", k=1)
         if doc.ok and doc.value:
             lines.append(f"   Procedure: [{doc.value[0].citation}] [{doc.result_id}]")
     if not lines:

@@ -32,6 +32,7 @@ from sqlalchemy import Engine, delete, func, insert, select
 from fabmind.domain import Document
 from fabmind.knowledge.chunking import MAX_WORDS, make_chunks
 from fabmind.knowledge.embeddings import Embedder, load_embedder
+from fabmind.knowledge.glossary import Glossary
 from fabmind.knowledge.graph import FailureModeGraph
 from fabmind.knowledge.incidents import IncidentIndex
 from fabmind.knowledge.index import HybridIndex
@@ -61,15 +62,21 @@ class KnowledgeBase:
     """Ingests documents into the store and searches them (BM25 + dense, fused), every hit cited.
 
     ``store`` is a :class:`fabmind.store.Store` (its ``.engine`` is used) or a SQLAlchemy engine.
-    ``embedder="default"`` loads the shipped static model; ``None`` gives BM25 alone.
+    ``embedder="default"`` loads the shipped static model; ``None`` gives BM25 alone. ``fusion`` and
+    ``dense_share`` set how BM25 and dense scores are combined (see :mod:`fabmind.knowledge.index`);
+    ``glossary`` expands the query's acronyms and codes with definitions found in the documents
+    (:mod:`fabmind.knowledge.glossary`).
     """
 
-    def __init__(self, store: Any, embedder: Embedder | str | None = "default", fusion: str = "rrf",
-                 max_words: int = MAX_WORDS) -> None:
+    def __init__(self, store: Any, embedder: Embedder | str | None = "default", fusion: str = "convex",
+                 dense_share: float = 0.4, max_words: int = MAX_WORDS, glossary: bool = True) -> None:
         self.engine: Engine = getattr(store, "engine", store)
         self.embedder: Embedder | None = load_embedder() if embedder == "default" else embedder  # type: ignore[assignment]
         self.fusion = fusion
+        self.dense_share = dense_share
         self.max_words = max_words
+        self.use_glossary = glossary
+        self.glossary = Glossary({}, {})
         self._state: tuple[tuple, HybridIndex, list[Chunk], dict[str, _DocMeta]] | None = None
         self._graph: tuple[tuple, FailureModeGraph] | None = None
         self._incidents: tuple[tuple, IncidentIndex] | None = None
@@ -194,7 +201,7 @@ class KnowledgeBase:
             mask = np.array([(not kind or docs[c.doc_id].kind == kind)
                              and (not type_id or docs[c.doc_id].type_id in ("", type_id))
                              and (not doc_id or c.doc_id == doc_id) for c in chunks], dtype=bool)
-        hits = index.search(query, k=k, mode=mode, mask=mask)
+        hits = index.search(self.glossary.expand_query(query), k=k, mode=mode, mask=mask)
         out = []
         for h in hits:
             c = chunks[h.position]
@@ -248,15 +255,22 @@ class KnowledgeBase:
         if self._state is None or self._state[0] != sig:
             docs = self._meta()
             chunks = self.chunks()
+            if self.use_glossary:
+                self.glossary = Glossary.learn((c.text for c in chunks), (c.fields for c in chunks if c.fields))
             texts = [index_text(docs[c.doc_id].title, c) for c in chunks]
-            index = HybridIndex(texts, self.embedder, fusion=self.fusion)
+            index = HybridIndex(texts, self.embedder, fusion=self.fusion, dense_share=self.dense_share)
             self._state = (sig, index, chunks, docs)
         return self._state[1], self._state[2], self._state[3]
 
 
-def index_text(title: str, chunk: Chunk) -> str:
-    """What is indexed for a chunk: its document title and section path give context to short passages."""
-    return f"{title}\n{chunk.section}\n{chunk.text}"
+def index_text(title: str, chunk: Chunk, glossary: Glossary | None = None) -> str:
+    """What is indexed for a chunk: its document title and section path give context to short passages.
+
+    With a ``glossary`` the definitions of the codes it names are added (``RF_REFL_W`` → ``RF reflected
+    power``); measured on the demo fab this helped dense but hurt BM25 (tickets and FMEA rows grow), so the
+    knowledge base expands queries only."""
+    extra = glossary.expand_document(chunk.text) if glossary is not None else ""
+    return f"{title}\n{chunk.section}\n{chunk.text}" + (f"\n{extra}" if extra else "")
 
 
 def _chunk(r: Any) -> Chunk:

@@ -1,4 +1,8 @@
-"""The in-memory search index over chunks: BM25 (bm25s) + dense vectors, fused by reciprocal rank.
+"""The in-memory search index over chunks: BM25 (bm25s) + dense vectors, fused.
+
+Fusion is a convex combination of max-normalised BM25 and dense cosine scores (``fusion="convex"``, the
+default, measured best on the demo fab's questions: see bench/retrieval.py) or reciprocal rank fusion
+(``fusion="rrf"``); ``dense_share`` is the dense retriever's share in either.
 
 The index is rebuilt from the store's chunk rows (fast: ~10k chunks/s on one core); it is not persisted.
 Scores for every chunk are computed per query (sparse BM25 + one matrix-vector product), which keeps
@@ -66,15 +70,17 @@ class HybridIndex:
         [1]
     """
 
-    def __init__(self, texts: list[str], embedder: Embedder | None = None, fusion: str = "rrf",
-                 dense_weight: float = 1.0) -> None:
+    def __init__(self, texts: list[str], embedder: Embedder | None = None, fusion: str = "convex",
+                 dense_share: float = 0.4) -> None:
         import bm25s
 
         if fusion not in ("rrf", "convex"):
             raise ValueError(f"fusion {fusion!r}: use 'rrf' or 'convex'")
         self.size = len(texts)
         self.fusion = fusion
-        self.dense_weight = dense_weight
+        if not 0.0 <= dense_share <= 1.0:
+            raise ValueError(f"dense_share={dense_share}: must be in [0, 1]")
+        self.dense_share = dense_share
         self._bm25 = bm25s.BM25()
         corpus = [tokenize(t) or [""] for t in texts]
         if self.size:
@@ -123,7 +129,7 @@ class HybridIndex:
 
     def _rrf(self, bm25: np.ndarray, dense: np.ndarray, allowed: np.ndarray) -> np.ndarray:
         fused = np.zeros(self.size, dtype=np.float64)
-        for scores, weight, floor in ((bm25, 1.0, 0.0), (dense, self.dense_weight, -np.inf)):
+        for scores, weight, floor in ((bm25, 1 - self.dense_share, 0.0), (dense, self.dense_share, -np.inf)):
             masked = np.where(allowed & (scores > floor), scores, -np.inf)
             top = _top(masked, CANDIDATES)
             fused[top] += weight / (RRF_K + np.arange(1, len(top) + 1))
@@ -133,7 +139,7 @@ class HybridIndex:
         b = bm25 / bm25.max() if bm25.max() > 0 else bm25
         d = np.clip(dense, 0, None)
         d = d / d.max() if d.max() > 0 else d
-        w = self.dense_weight / (1.0 + self.dense_weight)
+        w = self.dense_share
         return np.where(allowed, (1 - w) * b + w * d, -np.inf)
 
 

@@ -89,7 +89,8 @@ def parse_markdown(text: str) -> ParsedDocument:
                 i += 1
                 row = "; ".join(f"{h}: {c}" if h else c for h, c in zip(header, cells) if c)
                 if row:
-                    pieces.append(Piece(row, path()))
+                    pieces.append(Piece(row, path(), fields={h or f"column_{j + 1}": c for j, (h, c)
+                                                             in enumerate(zip(header, cells))}))
             continue
         m = None if in_fence else _MD_HEADING.match(line)
         if m:

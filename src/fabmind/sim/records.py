@@ -21,7 +21,46 @@ from fabmind.sim.traces import chamber_arrays
 METROLOGY_SLOTS = (1, 6, 11, 16, 21)
 
 
+def _constructor(cls):
+    """A fast ``cls.model_construct`` for records that are valid by construction (what pydantic's
+    ``model_construct`` does, without its per-call field introspection)."""
+    plain, factories = {}, {}
+    for name, f in cls.model_fields.items():
+        if f.default_factory is not None:
+            factories[name] = f.default_factory
+        elif not f.is_required():
+            plain[name] = f.default
+
+    def make(**values):
+        obj = cls.__new__(cls)
+        d = {**plain, **values}
+        for name, factory in factories.items():
+            if name not in d:
+                d[name] = factory()
+        object.__setattr__(obj, "__dict__", d)
+        object.__setattr__(obj, "__pydantic_fields_set__", set(values))
+        object.__setattr__(obj, "__pydantic_extra__", None)
+        object.__setattr__(obj, "__pydantic_private__", None)
+        return obj
+
+    return make
+
+
+_NEW = {cls: _constructor(cls) for cls in (Run, RunTrace, Inspection, Yield, Defect, EnergyReading)}
+
+
+def _times(t0, seconds: np.ndarray) -> list:
+    """Many timestamps at once (``t0`` + seconds, rounded to ms, timezone UTC)."""
+    import pandas as pd
+
+    ms = np.round(np.asarray(seconds, dtype=float) * 1000).astype("int64")
+    return list(pd.to_datetime(pd.Timestamp(t0).value // 1_000_000 + ms, unit="ms", utc=True).to_pydatetime())
+
+
 def build_batch(sim, horizon, pm, faults, waste, down, lots, runs, state):
+    """All records of the simulation. High-volume records (runs, traces, inspections, defects, yields,
+    energy readings) are built without validation (``_constructor``): they are valid by construction, and the test
+    suite re-validates every one of them on the small fab."""
     from fabmind.sim.engine import SimResult, rng_for
 
     layout = sim.layout
@@ -46,11 +85,11 @@ def build_batch(sim, horizon, pm, faults, waste, down, lots, runs, state):
     sub_ids = [f"{lots.lot_ids[li]}-{s:02d}" for li in range(len(lots.lot_ids)) for s in range(1, lots.sizes[li] + 1)]
     run_sub = sub_offset[runs.lot] + runs.slot - 1
     run_ids = [f"{sub_ids[run_sub[i]]}:{ROUTE[runs.step[i]].step_id}" for i in range(len(runs))]
-    starts = [ts(s) for s in runs.start_s]
-    ends = [ts(s) for s in runs.end_s]
+    starts = _times(t0, runs.start_s)
+    ends = _times(t0, runs.end_s)
     params = {rid: r.param_names for rid, r in RECIPES.items()}
     batch.runs = [
-        Run(run_id=run_ids[i], chamber_id=chambers[runs.chamber[i]], step_id=ROUTE[runs.step[i]].step_id,
+        _NEW[Run](run_id=run_ids[i], chamber_id=chambers[runs.chamber[i]], step_id=ROUTE[runs.step[i]].step_id,
             recipe_id=state.recipe[i], lot_id=lots.lot_ids[runs.lot[i]], substrate_id=sub_ids[run_sub[i]],
             start=starts[i], end=ends[i],
             setpoints={k: float(state.setpoints[k][i]) for k in params[state.recipe[i]]})
@@ -67,7 +106,7 @@ def build_batch(sim, horizon, pm, faults, waste, down, lots, runs, state):
         for ci, idx, spec, values in chamber_arrays(sim, runs, state, faults):
             si = step_index(spec)
             for k, i in enumerate(idx):
-                traces[i] = RunTrace(run_id=run_ids[i], chamber_id=chambers[ci], start=starts[i], dt_s=spec.dt_s,
+                traces[i] = _NEW[RunTrace](run_id=run_ids[i], chamber_id=chambers[ci], start=starts[i], dt_s=spec.dt_s,
                                      sensors=spec.sensor_names, values=values[k], step_index=si)
         batch.traces = traces
 
@@ -99,7 +138,7 @@ def build_batch(sim, horizon, pm, faults, waste, down, lots, runs, state):
         second = float(state.outcomes[r.second][i]) * (1 + 0.01 * meas_noise[i, 1])
         step_id = ROUTE[runs.step[i]].step_id
         ok = abs(main - r.target) <= r.tolerance
-        inspections.append(Inspection(
+        inspections.append(_NEW[Inspection](
             inspection_id=f"I-{sub_ids[run_sub[i]]}-{step_id}", substrate_id=sub_ids[run_sub[i]],
             lot_id=lots.lot_ids[runs.lot[i]], step_id=step_id, ts=ts(runs.end_s[i] + 1200),
             defect_count=per_run.get(int(i), 0), result=InspectionResult.PASS if ok else InspectionResult.FAIL,
@@ -109,13 +148,13 @@ def build_batch(sim, horizon, pm, faults, waste, down, lots, runs, state):
         li = sub_lot[j]
         last = lots_route_last(lots, li)
         when = ts(lots.end_s[li] + 1800)
-        inspections.append(Inspection(
+        inspections.append(_NEW[Inspection](
             inspection_id=f"I-{sub_ids[j]}-AOI", substrate_id=sub_ids[j], lot_id=lots.lot_ids[li], step_id=last, ts=when,
             defect_count=int(n_def[j]), result=InspectionResult.PASS if y_sub[j] >= 80 else InspectionResult.FAIL,
             measurements={"yield_pct": float(y_sub[j])}))
-        yields.append(Yield(lot_id=lots.lot_ids[li], substrate_id=sub_ids[j], ts=when, yield_pct=float(y_sub[j])))
+        yields.append(_NEW[Yield](lot_id=lots.lot_ids[li], substrate_id=sub_ids[j], ts=when, yield_pct=float(y_sub[j])))
         lot_rows.setdefault(li, []).append(y_sub[j])
-    yields += [Yield(lot_id=lots.lot_ids[li], substrate_id="", ts=ts(lots.end_s[li] + 1800),
+    yields += [_NEW[Yield](lot_id=lots.lot_ids[li], substrate_id="", ts=ts(lots.end_s[li] + 1800),
                      yield_pct=round(float(np.mean(v)), 3)) for li, v in lot_rows.items()]
     batch.inspections, batch.yields = inspections, yields
     counters: dict[int, int] = {}
@@ -123,7 +162,7 @@ def build_batch(sim, horizon, pm, faults, waste, down, lots, runs, state):
     for k in range(len(table.substrate)):
         j = int(table.substrate[k])
         counters[j] = counters.get(j, 0) + 1
-        defects.append(Defect(defect_id=f"D-{sub_ids[j]}-{counters[j]:03d}", inspection_id=f"I-{sub_ids[j]}-AOI",
+        defects.append(_NEW[Defect](defect_id=f"D-{sub_ids[j]}-{counters[j]:03d}", inspection_id=f"I-{sub_ids[j]}-AOI",
                               substrate_id=sub_ids[j], defect_class=table.defect_class[k], x_mm=float(table.x_mm[k]),
                               y_mm=float(table.y_mm[k]), size_um=float(max(table.size_um[k], 0.01))))
     batch.defects = defects
@@ -174,8 +213,8 @@ def build_batch(sim, horizon, pm, faults, waste, down, lots, runs, state):
             fault_kw[eq] = fault_kw.get(eq, np.zeros(n_bins)) + ft.energy_kw * f.strength(centers)
     energy = tool_energy(layout, runs.chamber, runs.start_s, runs.end_s, down, fault_kw, waste, horizon,
                          rng_for(sim.seed, "energy"))
-    bin_ts = [ts(b * BIN_S) for b in range(n_bins)]
-    batch.energy_readings = [EnergyReading(meter_id=m, ts=bin_ts[b], kwh=float(kwh[b]), state=states[b])
+    bin_ts = _times(t0, np.arange(n_bins) * BIN_S)
+    batch.energy_readings = [_NEW[EnergyReading](meter_id=m, ts=bin_ts[b], kwh=float(kwh[b]), state=states[b])
                              for m, (kwh, states) in energy.items() for b in range(n_bins)]
 
     if sim.documents:

@@ -79,7 +79,8 @@ def _window_frames(deps: ToolDeps, chamber_id: str, hours: float,
     recent = runs[starts >= pd.Timestamp(start)]
     if len(recent) > MAX_RECENT_RUNS:  # evenly over the window, not just its end
         recent = recent.iloc[np.linspace(0, len(recent) - 1, MAX_RECENT_RUNS).round().astype(int)]
-    base = runs[starts < pd.Timestamp(start)].tail(MAX_BASELINE_RUNS)
+    # the oldest runs of the look-back: a fault that began shortly before the window does not leak into normal
+    base = runs[starts < pd.Timestamp(start)].head(MAX_BASELINE_RUNS)
     if len(recent) == 0:
         raise ToolCallErrorNoRuns(chamber_id, start, end)
     steps = _recipe_steps(deps, recipe)
@@ -146,9 +147,11 @@ def chamber_health(deps: ToolDeps, chamber_id: str, hours: float = 24.0, top: in
     score = stats.score
     rows = score > 1.0
     use = contrib[rows] if rows.any() else contrib
-    shares = use.sum(axis=0)
+    # medians over runs, not sums: one run with an unusual setpoint must not outweigh a persistent fault
+    row_share = use / np.maximum(use.sum(axis=1, keepdims=True), 1e-12)
+    shares = np.median(row_share, axis=0)
     shares = shares / shares.sum() if shares.sum() > 0 else shares
-    sigma = (recent.to_numpy().mean(axis=0) - model.mean_) / model.spread_
+    sigma = (np.median(recent.to_numpy(), axis=0) - model.mean_) / model.spread_
     units = _units(deps, type_id)
     per_sensor: dict[str, list[int]] = {}
     for j, c in enumerate(cols):
@@ -160,7 +163,7 @@ def chamber_health(deps: ToolDeps, chamber_id: str, hours: float = 24.0, top: in
         jd = max(means, key=lambda j: abs(sigma[j]))
         devs.append(SensorDeviation(
             sensor=sensor, feature=cols[jd], contribution=round(share, 4),
-            value=round(float(recent.iloc[:, jd].mean()), 4), expected=round(float(model.mean_[jd]), 4),
+            value=round(float(recent.iloc[:, jd].median()), 4), expected=round(float(model.mean_[jd]), 4),
             deviation_sigma=round(float(sigma[jd]), 2), direction=1 if sigma[jd] >= 0 else -1,
             unit=units.get(sensor, ""),
         ))
