@@ -10,8 +10,9 @@ ROLES = ("viewer", "engineer", "admin")
 
 
 @pytest.fixture(scope="session")
-def app(demo_store):
-    application = create_app(Settings(db_url=demo_store.url), store=demo_store)
+def app(demo_store, tmp_path_factory):
+    home = tmp_path_factory.mktemp("home")
+    application = create_app(Settings(db_url=demo_store.url, home=home), store=demo_store)
     directory: UserDirectory = application.state.directory
     for role in ROLES:
         directory.add_user(role, PASSWORD, role)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import threading
 import time
 
 import pytest
@@ -14,7 +15,7 @@ from fabmind.monitor import repository as repo
 from fabmind.monitor.service import Monitor, MonitorConfig
 from fabmind.store.schema import quarantine, readings
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")]
 
 DV_S00, DV_S01, DV_UNMAPPED, CE_SAMPLE, ALID_RF = 2001, 2002, 2003, 5001, 7
 
@@ -53,7 +54,14 @@ def equipment():
                                            secsgem.secs.data_items.ALCD.EQUIPMENT_SAFETY, 5101, 5102)
     eq.enable()
     yield eq, port
-    eq.disable()
+    # secsgem 0.3: closing the listening socket kills the server thread before it resets its stop
+    # flag, and disable() then waits on that flag for ever; disable in a thread and release the flag
+    stopper = threading.Thread(target=eq.disable, daemon=True)
+    stopper.start()
+    stopper.join(1.0)
+    if stopper.is_alive():
+        eq.protocol._connection._stop_server_thread = False
+        stopper.join(5.0)
 
 
 def test_event_reports_trace_data_and_alarms_reach_the_monitor(live_store, gen, equipment):

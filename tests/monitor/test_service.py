@@ -94,3 +94,25 @@ def test_shelve_and_equipment_alarms_persist(live_store, gen):
     mon.equipment_alarm("ETCH-01/A", "ALID-7", "", False)  # shelved: the clear waits for the shelf
     mon.clear(rec.alarm.alarm_id, "kim")
     assert repo.load_alarms(live_store.engine) == []
+
+
+def test_operator_actions_from_another_process_reach_the_running_monitor(live_store, gen):
+    gen.fault_chamber, gen.fault_at_message = 0, 6
+    msgs = list(gen.messages(20, 100))
+    mon = Monitor(live_store.engine, gen.catalog(), config=MonitorConfig(warmup=300))
+    bus = InProcessBus()
+    for t, p in msgs[:30]:
+        bus.publish(t, p)
+    _run(mon, bus)
+    alarm_id = repo.load_alarms(live_store.engine)[0].alarm.alarm_id
+    a = repo.operator_action(live_store.engine, alarm_id, "acknowledge", "kim", note="on it")
+    assert a.state.value == "acknowledged"
+    for t, p in msgs[30:]:  # the fault goes on: the monitor must keep the engineer's acknowledgement
+        bus.publish(t, p)
+    _run(mon, bus)
+    [rec] = repo.load_alarms(live_store.engine)
+    assert rec.alarm.state.value == "acknowledged" and rec.acked_by == "kim" and rec.occurrences > 1
+    with pytest.raises(ValueError, match="future"):
+        repo.operator_action(live_store.engine, alarm_id, "shelve", "kim")
+    repo.operator_action(live_store.engine, alarm_id, "clear", "kim")
+    assert repo.load_alarms(live_store.engine) == []

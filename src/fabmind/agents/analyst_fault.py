@@ -84,9 +84,8 @@ def _rank(abnormal: list[tuple[ChamberHealth, str]], call) -> tuple[list[Diagnos
     scored: list[tuple[float, Diagnosis]] = []
     per_chamber: dict[str, tuple] = {}
     for h, rid in abnormal:
-        devs = h.deviations()
-        if not devs:
-            devs = {s.sensor: s.direction for s in h.top_sensors[:3]}
+        devs = h.signed_deviations() or {s.sensor: s.deviation_sigma for s in h.top_sensors[:3]
+                                         if s.deviation_sigma != 0}
         r = call("failure_modes_for", equipment_type=h.type_id, deviations=devs)
         modes: list[FailureModeCandidate] = r.value if r.ok else []
         per_chamber[h.chamber_id] = (h, rid, r, modes)

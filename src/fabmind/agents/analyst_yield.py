@@ -44,7 +44,8 @@ def run_yield_plan(days: float, toolbox: Toolbox, deps: ToolDeps, evidence: Evid
         modes: list[FailureModeCandidate] = []
         if h.ok:
             health: ChamberHealth = h.value
-            devs = health.deviations() or {s.sensor: s.direction for s in health.top_sensors[:3]}
+            devs = health.signed_deviations() or {s.sensor: s.deviation_sigma for s in health.top_sensors[:3]
+                                                  if s.deviation_sigma != 0}
             if health.abnormal and devs:
                 fm = call("failure_modes_for", equipment_type=health.type_id, deviations=devs)
                 modes = fm.value if fm.ok else []

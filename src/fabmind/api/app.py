@@ -15,7 +15,7 @@ from fabmind.api.auth import UserDirectory
 from fabmind.config import Settings
 
 # routers, one per area; each module exposes `router`
-ROUTERS = ["system", "equipment"]
+ROUTERS = ["system", "equipment", "alarms", "models"]
 
 
 def create_app(settings: Settings | None = None, store=None) -> FastAPI:
@@ -58,4 +58,7 @@ def create_app(settings: Settings | None = None, store=None) -> FastAPI:
 
     for name in ROUTERS:
         app.include_router(importlib.import_module(f"fabmind.api.routes.{name}").router)
+    from fabmind.web import routes as web
+
+    web.install(app)
     return app

@@ -71,6 +71,8 @@ class StreamGenerator:
     fault_at_message: int = 10**9  # message number (per chamber) from which the fault is on
     fault_sigma: float = 6.0
     fault_sensors: int = 2
+    fault_chambers: tuple[int, ...] = ()  # more faulty chambers (with fault_period: faults come and go)
+    fault_period: int | None = None  # messages per on/off cycle after fault_at_message (None: stays on)
     start: float | None = None  # epoch s of the first sample (default: now - a little)
     _rng: np.random.Generator = field(init=False, repr=False)
 
@@ -78,6 +80,13 @@ class StreamGenerator:
         self._rng = np.random.default_rng(self.seed)
         self.means = self._rng.uniform(50, 500, self.n_sensors)
         self.sigmas = self.means * 0.01
+
+    def _faulty(self, c: int, k: int) -> bool:
+        if (c != self.fault_chamber and c not in self.fault_chambers) or k < self.fault_at_message:
+            return False
+        if self.fault_period is None:
+            return True
+        return (k - self.fault_at_message) % self.fault_period < self.fault_period // 2
 
     @property
     def chambers(self) -> list[Chamber]:
@@ -104,7 +113,7 @@ class StreamGenerator:
             for c, ch in enumerate(self.chambers):
                 ts = start + (k * samples + np.arange(samples)) * self.dt_s
                 vals = self.means + self.sigmas * self._rng.standard_normal((samples, self.n_sensors))
-                if c == self.fault_chamber and k >= self.fault_at_message:
+                if self._faulty(c, k):
                     vals[:, : self.fault_sensors] += self.fault_sigma * self.sigmas[: self.fault_sensors]
                 topic = trace_topic(self.topic_root, self.area, ch.chamber_id)
                 yield topic, encode_trace(f"{msg_prefix}{ch.chamber_id}:{k}", names, np.round(ts, 6),

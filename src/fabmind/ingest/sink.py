@@ -27,8 +27,9 @@ def reason_code(reason: str) -> str:
 
 def sqlite_ts(ts_us: np.ndarray) -> list[str]:
     """UTC microseconds -> the text SQLAlchemy's SQLite DateTime stores (so natural keys match)."""
-    text = np.datetime_as_string(ts_us.astype("datetime64[us]"), unit="us")
-    return np.char.replace(text, "T", " ").tolist()
+    uniq, inverse = np.unique(ts_us, return_inverse=True)  # a message repeats each sample time per sensor
+    text = [t.replace("T", " ") for t in np.datetime_as_string(uniq.astype("datetime64[us]"), unit="us").tolist()]
+    return [text[i] for i in inverse.tolist()]
 
 
 class ReadingSink:

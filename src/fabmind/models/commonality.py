@@ -1,30 +1,35 @@
-"""Yield commonality analysis: which step x chamber (recipe, time window, PM event) explains low yield.
+"""Yield commonality analysis: which chamber / step / recipe / time window / PM explains low yield.
 
 Input is the fab's route history (one row per run: lot, substrate, step, chamber, recipe, start
-time; ``Store.lot_history()``) and the metric per lot or substrate (``Store.yields()``). The
+time; ``Store.lot_history()``) and the metric per substrate or lot (``Store.yields()``). The
 analysis
 
-1. finds **excursions**: lots below the robust control limit (median - k x 1.4826 MAD), grouped
-   into episodes in time;
-2. for every candidate (step x chamber, step x recipe) takes the units' residual against the
-   step's median in the same time bin, finds the **onset** and end of the worst stretch with an
-   epidemic change point (maximum sub-array of the CUSUM increments, vectorised), and tests the
-   units in that stretch against their **peers at the same step in the same window**
-   (one-sided Mann-Whitney U), so a fault at another step, which dilutes every chamber of this
-   step alike, does not show up here;
-3. explains away: the strongest candidate's affected units are removed and the others re-tested
-   (a chamber that merely received the bad lots downstream falls back), a gradient-boosted model
-   on the top candidates' indicators gives each its **tree importance**, p-values are corrected
-   (Benjamini-Hochberg by default, Holm on request) over all candidates tested;
-4. adds a **time window** cause when lots yield low across all routes after removing the chamber
+1. finds **excursions**: lots beyond the robust control limit (median -/+ k x 1.4826 MAD),
+   grouped into episodes in time;
+2. compares each glass with its **lot-mates** (glass yield - lot mean: whatever hit the whole lot
+   cancels, and one bad lot no longer counts as 20 independent bad glasses), then with the
+   median of its step in the same time bin (fab-wide drifts cancel);
+3. for every candidate group (step x chamber, step x recipe, and a chamber pooled over all the
+   steps it runs) finds the **onset** and end of its worst stretches in time (epidemic change
+   points: maximum sub-arrays of the CUSUM increments, up to ``max_stretches`` per series,
+   vectorised) and keeps those whose scan-statistic p-value passes ``alpha``;
+4. tests the units in each stretch against their **peers: same step(s), same window, other
+   chambers** (one-sided Mann-Whitney U), so a fault at another step, which dilutes every chamber
+   of this step alike, does not show up here;
+5. explains away: the strongest candidate is accepted, its units removed, the others re-tested
+   (a chamber that merely received the bad glasses downstream falls back), and so on; a
+   gradient-boosted model on the accepted candidates' indicators gives each its **tree
+   importance**; p-values are corrected (Benjamini-Hochberg, or Holm) over all candidates tested;
+6. adds a **time window** cause when lots yield low across all routes after removing the chamber
    causes, and a **PM event** cause when a chamber's onset follows one of its work orders.
 
 Example::
 
     >>> from fabmind.models.commonality import YieldCommonality
     >>> report = YieldCommonality().analyze(history, yields, work_orders)   # doctest: +SKIP
-    >>> report.causes[0].chamber_id, report.causes[0].onset                   # doctest: +SKIP
-    ('ETCH-03/B', Timestamp('2026-03-04 07:10'))
+    >>> top = report.causes[0]                                                 # doctest: +SKIP
+    >>> top.chamber_id, top.onset, top.effect_size, top.p_adjusted             # doctest: +SKIP
+    ('ETCH-03/B', datetime(2026, 3, 4, 7, 10, tzinfo=UTC), -4.03, 1.8e-54)
 
 It is an analysis, not a predictor, so it does not subclass ``SmallModel``; its settings come
 from the constructor only (``get_params`` / ``repr`` as in scikit-learn) and the result is typed.
@@ -33,12 +38,12 @@ from the constructor only (``get_params`` / ``repr`` as in scikit-learn) and the
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special, stats
 from sklearn.base import BaseEstimator
 
 from fabmind.domain import tool_of
@@ -50,12 +55,19 @@ from fabmind.models.commonality_types import (
     Excursion,
 )
 from fabmind.models.commonality_prep import Units, prepare_units
+from fabmind.models.commonality_stats import (
+    adjust_pvalues,
+    detect_excursions,
+    mwu_z_less,
+    utc_datetime as _ts,
+    worst_stretches,
+)
 
 __all__ = ["YieldCommonality", "Excursion", "Cause", "CauseKind", "CommonalityReport", "CommonalityError",
            "detect_excursions", "adjust_pvalues", "analyze_store"]
 
 
-@dataclass
+@dataclass(eq=False)
 class _Candidate:
     kind: CauseKind
     steps: tuple[str, ...]  # the step (or, for a chamber cause, all the chamber's steps)
@@ -73,58 +85,6 @@ class _Candidate:
     own: np.ndarray | None = None  # which of them ran in this chamber / with this recipe
 
 
-def adjust_pvalues(p: np.ndarray, method: str = "bh") -> np.ndarray:
-    """Benjamini-Hochberg ('bh') or Holm ('holm') adjusted p-values, same order as ``p``."""
-    p = np.asarray(p, dtype=float)
-    m = len(p)
-    if m == 0:
-        return p
-    order = np.argsort(p)
-    ranked = p[order]
-    if method == "bh":
-        adj = ranked * m / np.arange(1, m + 1)
-        adj = np.minimum.accumulate(adj[::-1])[::-1]
-    elif method == "holm":
-        adj = np.maximum.accumulate(ranked * (m - np.arange(m)))
-    else:
-        raise CommonalityError(f"unknown multiple-testing correction {method!r}; use 'bh' or 'holm'")
-    out = np.empty(m)
-    out[order] = np.minimum(adj, 1.0)
-    return out
-
-
-def detect_excursions(lot_metric: pd.DataFrame, metric: str = "yield_pct", direction: str = "low",
-                      k_sigma: float = 3.0, gap_hours: float = 24.0, min_lots: int = 2) -> list[Excursion]:
-    """Lots beyond ``median -/+ k_sigma x robust sigma`` grouped into episodes (gap <= ``gap_hours``).
-
-    ``lot_metric`` has columns ``lot_id``, ``ts`` and ``metric`` (one row per lot).
-    """
-    if lot_metric.empty:
-        return []
-    v = lot_metric[metric].to_numpy(dtype=float)
-    center = float(np.median(v))
-    sigma = float(1.4826 * np.median(np.abs(v - center))) or float(np.std(v)) or 1e-9
-    sign = -1.0 if direction == "low" else 1.0
-    limit = center + sign * k_sigma * sigma
-    out_mask = (v < limit) if direction == "low" else (v > limit)
-    out = lot_metric.loc[out_mask].sort_values("ts")
-    if out.empty:
-        return []
-    ts = out["ts"].to_numpy()
-    episode = np.concatenate([[0], np.cumsum(np.diff(ts) > np.timedelta64(int(gap_hours * 3600), "s"))])
-    excursions = []
-    for i, (_, grp) in enumerate(out.groupby(episode, sort=True)):
-        if len(grp) < min_lots:
-            continue
-        vals = grp[metric].to_numpy(dtype=float)
-        excursions.append(Excursion(
-            excursion_id=f"EXC-{metric.replace(':', '-')}-{len(excursions) + 1:03d}", metric=metric,
-            direction=direction, start=_ts(grp["ts"].min()), end=_ts(grp["ts"].max()),
-            lots=tuple(grp["lot_id"].astype(str)), control_limit=limit, center_line=center, sigma=sigma,
-            mean_value=float(vals.mean()), worst_value=float(vals.min() if direction == "low" else vals.max())))
-    return excursions
-
-
 class YieldCommonality(BaseEstimator):
     """Rank the step x chamber / recipe / time window / PM event causes of low yield (or high defects).
 
@@ -139,13 +99,14 @@ class YieldCommonality(BaseEstimator):
     max_causes: at most this many causes in the report.
     bin_hours: width of the time bins of the step baseline.
     pm_window_hours: a work order closed this long before a chamber's onset becomes a PM-event cause.
+    max_stretches: at most this many separate episodes per chamber (or recipe) series.
     tree: fit the gradient-boosted importance model (LightGBM).
     seed: random seed of the tree model.
     """
 
     def __init__(self, k_sigma: float = 3.0, drift_sigma: float = 0.5, min_evidence_sigma: float = 6.0,
                  alpha: float = 0.01, correction: str = "bh", max_causes: int = 25, bin_hours: float = 24.0,
-                 pm_window_hours: float = 24.0, tree: bool = True, seed: int = 0):
+                 pm_window_hours: float = 12.0, max_stretches: int = 3, tree: bool = True, seed: int = 0):
         self.k_sigma = k_sigma
         self.drift_sigma = drift_sigma
         self.min_evidence_sigma = min_evidence_sigma
@@ -154,6 +115,7 @@ class YieldCommonality(BaseEstimator):
         self.max_causes = max_causes
         self.bin_hours = bin_hours
         self.pm_window_hours = pm_window_hours
+        self.max_stretches = max_stretches
         self.tree = tree
         self.seed = seed
 
@@ -172,9 +134,16 @@ class YieldCommonality(BaseEstimator):
         ranked = self._explain_away(units, candidates, sign)
         if self.tree and ranked:
             self._tree_importance(units, ranked)
-        p_adj = adjust_pvalues(np.array([c.p for c in ranked] + [1.0] * (n_tested - len(ranked))), self.correction)
+        p_raw = [c.p for c in ranked]
+        causes = self._to_causes(units, ranked, np.array(p_raw), metric)
+        window = self._time_window(units, causes, sign, metric)  # what the chamber causes leave unexplained
+        if window is not None:
+            n_tested += 1
+            p_raw.append(window.p_value)
+        p_adj = adjust_pvalues(np.array(p_raw + [1.0] * (n_tested - len(p_raw))), self.correction)
         causes = self._to_causes(units, ranked, p_adj[: len(ranked)], metric)
-        causes = self._add_time_window(units, causes, sign, metric, n_tested)
+        if window is not None and p_adj[len(ranked)] < self.alpha:
+            causes.append(replace(window, p_adjusted=float(p_adj[len(ranked)])))
         causes = self._add_pm_events(causes, work_orders)
         causes = [_with_rank(c, i + 1) for i, c in enumerate(causes[: self.max_causes])]
         return CommonalityReport(
@@ -212,19 +181,15 @@ class YieldCommonality(BaseEstimator):
                     if len(steps) < 2:
                         continue  # a one-step chamber is its step x chamber candidate already
                 n_tested += 1
-                cs = np.concatenate([[0.0], np.cumsum(bad[rows] - self.drift_sigma)])
-                gains = cs[1:] - np.minimum.accumulate(cs)[:-1]
-                j = int(np.argmax(gains))
-                if gains[j] < self.min_evidence_sigma:
-                    continue
-                # scan statistic: P(max CUSUM excursion >= h) ~ n exp(-2 delta h / sigma^2) (Siegmund)
-                p_scan = min(1.0, (b - a) * float(np.exp(-2.0 * self.drift_sigma * gains[j])))
-                if p_scan >= self.alpha:
-                    continue
-                i = int(np.argmin(cs[: j + 1]))
-                stretch = rows[i: j + 1]
-                out.append(_Candidate(kind, steps, str(names[g_sorted[a]]), stretch,
-                                      u.t[stretch[0]], u.t[stretch[-1]], p_scan=p_scan))
+                for i, j, gain in worst_stretches(bad[rows] - self.drift_sigma, self.max_stretches,
+                                                   self.min_evidence_sigma):
+                    # scan statistic: P(max CUSUM excursion >= h) ~ n exp(-2 delta h / sigma^2) (Siegmund)
+                    p_scan = min(1.0, (b - a) * float(np.exp(-2.0 * self.drift_sigma * gain)))
+                    if p_scan >= self.alpha:
+                        continue
+                    stretch = rows[i: j + 1]
+                    out.append(_Candidate(kind, steps, str(names[g_sorted[a]]), stretch,
+                                          u.t[stretch[0]], u.t[stretch[-1]], p_scan=p_scan))
         return out, n_tested
 
     def _test(self, u: Units, c: _Candidate, sign: float, exclude: np.ndarray | None) -> None:
@@ -252,9 +217,9 @@ class YieldCommonality(BaseEstimator):
         if len(exposed_rows) < 3 or len(peer_rows) < 3:
             c.z, c.p, c.effect = 0.0, 1.0, 0.0
             return
-        z = _mwu_z_less(sign * u.value[exposed_rows], sign * u.value[peer_rows])
-        c.p = max(float(stats.norm.sf(z)), c.p_scan)
-        c.z = min(z, float(stats.norm.isf(max(c.p_scan, 1e-300))))
+        z = mwu_z_less(sign * u.value[exposed_rows], sign * u.value[peer_rows])
+        c.p = max(float(special.ndtr(-z)), c.p_scan)
+        c.z = min(z, float(-special.ndtri(max(c.p_scan, 1e-300))))
         c.effect = float(u.value[exposed_rows].mean() - u.value[peer_rows].mean())
 
     def _test_all(self, u: Units, cands: list[_Candidate], sign: float) -> None:
@@ -276,8 +241,8 @@ class YieldCommonality(BaseEstimator):
             new[u.unit_of_row[best.rows]] = True
             new &= ~explained
             explained |= new
-            for c in pool:  # only candidates that saw some of the newly explained units change
-                if new[u.unit_of_row[c.window]].any():
+            for c in pool:  # re-test only candidates whose own units were just explained
+                if new[u.unit_of_row[c.window[c.own]]].any():
                     self._test(u, c, sign, explained)
         return ranked
 
@@ -314,12 +279,12 @@ class YieldCommonality(BaseEstimator):
                 tree_importance=c.importance, affected_lots=lots))
         return causes
 
-    def _add_time_window(self, u: Units, causes: list[Cause], sign: float, metric: str, n_tested: int) -> list[Cause]:
+    def _time_window(self, u: Units, causes: list[Cause], sign: float, metric: str) -> Cause | None:
         """Lots low across all routes, after removing units the chamber/recipe causes explain."""
         explained_lots = set().union(*(c.affected_lots for c in causes)) if causes else set()
         lm = u.lot_metric[~u.lot_metric["lot_id"].isin(explained_lots)].sort_values("ts")
         if len(lm) < 10:
-            return causes
+            return None
         v = lm[metric].to_numpy(dtype=float)
         center = np.median(v)
         sd = 1.4826 * np.median(np.abs(v - center)) or 1e-9
@@ -327,25 +292,23 @@ class YieldCommonality(BaseEstimator):
         gains = cs[1:] - np.minimum.accumulate(cs)[:-1]
         j = int(np.argmax(gains))
         if gains[j] < 2 * self.min_evidence_sigma * sd:
-            return causes
+            return None
         i = int(np.argmin(cs[: j + 1]))
         inside = np.zeros(len(v), dtype=bool)
         inside[i: j + 1] = True
         if inside.sum() < 3 or (~inside).sum() < 3:
-            return causes
-        p = float(stats.mannwhitneyu(sign * v[inside], sign * v[~inside], alternative="less").pvalue)
-        p_adj = min(1.0, p * (n_tested + 1)) if self.correction == "holm" else min(1.0, p * (n_tested + 1) / (len(causes) + 1))
-        if p_adj >= self.alpha:
-            return causes
+            return None
+        p_scan = min(1.0, len(v) * float(np.exp(-2.0 * self.drift_sigma * gains[j] / sd)))
+        p = max(p_scan, float(stats.mannwhitneyu(sign * v[inside], sign * v[~inside], alternative="less").pvalue))
         ts = lm["ts"].to_numpy()
         lots = tuple(lm["lot_id"].to_numpy()[inside].astype(str))
         effect = float(v[inside].mean() - v[~inside].mean())
-        return causes + [Cause(
+        return Cause(
             rank=0, kind=CauseKind.TIME_WINDOW, metric=metric, step_id=None, chamber_id=None, equipment_id=None,
             recipe_id=None, work_order_id=None, effect_size=effect, effect_sigma=effect / sd, p_value=p,
-            p_adjusted=p_adj, z_score=float(-stats.norm.ppf(max(p, 1e-300))), n_affected_lots=len(lots),
+            p_adjusted=float("nan"), z_score=float(-special.ndtri(max(p, 1e-300))), n_affected_lots=len(lots),
             n_affected_units=len(lots), n_peer_units=int((~inside).sum()), onset=_ts(ts[i]), end=_ts(ts[j]),
-            tree_importance=0.0, test="mann-whitney-u (one-sided), lots in window vs outside", affected_lots=lots)]
+            tree_importance=0.0, test="mann-whitney-u (one-sided), lots in window vs outside", affected_lots=lots)
 
     def _add_pm_events(self, causes: list[Cause], work_orders: pd.DataFrame | None) -> list[Cause]:
         """A chamber cause whose onset follows one of its work orders gets a PM-event cause right after it."""
@@ -366,39 +329,13 @@ class YieldCommonality(BaseEstimator):
             if mine.empty:
                 continue
             w = mine.sort_values("_done").iloc[-1]
-            out.append(_replace(c, kind=CauseKind.PM_EVENT, work_order_id=str(w["work_order_id"]),
+            out.append(replace(c, kind=CauseKind.PM_EVENT, work_order_id=str(w["work_order_id"]),
                                 test=c.test + f"; onset {(onset - w['_done']).total_seconds() / 3600:.1f} h after work order"))
         return out
 
 
-def _mwu_z_less(x: np.ndarray, y: np.ndarray) -> float:
-    """Mann-Whitney U as a z-score (normal approximation with tie correction); large = x below y."""
-    n1, n2 = len(x), len(y)
-    ranks = stats.rankdata(np.concatenate([x, y]))
-    u1 = ranks[:n1].sum() - n1 * (n1 + 1) / 2.0
-    n = n1 + n2
-    _, counts = np.unique(ranks, return_counts=True)
-    tie = (counts ** 3 - counts).sum() / (n * (n - 1)) if n > 1 else 0.0
-    var = n1 * n2 / 12.0 * ((n + 1) - tie)
-    if var <= 0:
-        return 0.0
-    return float((n1 * n2 / 2.0 - u1 - 0.5) / np.sqrt(var))
-
-
-def _replace(c: Cause, **kw: Any) -> Cause:
-    from dataclasses import replace
-
-    return replace(c, **kw)
-
-
 def _with_rank(c: Cause, rank: int) -> Cause:
-    return _replace(c, rank=rank)
-
-
-def _ts(t: Any) -> Any:
-    """An aware UTC datetime (the analysis works in naive UTC internally)."""
-    ts = pd.Timestamp(t).floor("us")
-    return (ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")).to_pydatetime()
+    return replace(c, rank=rank)
 
 
 def analyze_store(store: Any, start: Any = None, end: Any = None, metric: str = "yield_pct",
@@ -429,7 +366,5 @@ def analyze_store(store: Any, start: Any = None, end: Any = None, metric: str = 
 
 
 def _rename_metric(report: CommonalityReport, name: str) -> CommonalityReport:
-    from dataclasses import replace
-
     return replace(report, metric=name, excursions=tuple(replace(e, metric=name) for e in report.excursions),
                    causes=tuple(replace(c, metric=name) for c in report.causes))

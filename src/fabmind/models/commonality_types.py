@@ -49,11 +49,12 @@ class Excursion:
 class Cause:
     """A candidate cause, ranked by statistical evidence (``rank`` 1 = most likely).
 
-    ``effect_size`` is the mean metric of the affected units minus that of their peers (same
-    step, same time window, other chambers): negative means lower yield. ``p_value`` is the
-    one-sided Mann-Whitney p-value (the onset window was chosen on the same data, so treat it
-    as optimistic), ``p_adjusted`` the Benjamini-Hochberg (or Holm) corrected one over all
-    candidates tested. ``tree_importance`` is the candidate's share of a gradient-boosted
+    ``effect_size`` is, in the metric's unit, the mean of the affected units minus that of their
+    peers (same step, same time window, other chambers); with glass-level data both are taken
+    relative to each glass's lot-mates. Negative means lower yield. ``p_value`` is the larger of
+    the one-sided Mann-Whitney p-value and the scan-statistic p-value of finding so strong a
+    stretch anywhere in the chamber's series (the onset is chosen on the same data);
+    ``p_adjusted`` is the Benjamini-Hochberg (or Holm) correction over all candidates tested. ``tree_importance`` is the candidate's share of a gradient-boosted
     model's gain when all top candidates compete to explain the metric (0..1).
     """
 

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection, Engine, func, select
 
-from fabmind.domain import Alarm, Contribution
+from fabmind.domain import Alarm, AlarmState, Contribution
 from fabmind.ingest.catalog import SensorCatalog
 from fabmind.ingest.records import IngestReport, QuarantineItem, ReadingBatch, ValidatedMessage
 from fabmind.ingest.sink import ReadingSink
@@ -145,6 +145,7 @@ class Monitor:
         pending_raised: list[AlarmRecord] = []
 
         def score_and_alarm(conn: Connection, fresh: list[ValidatedMessage]) -> None:
+            self._sync_operator_actions(conn)
             baselines: list[dict] = []
             for m in fresh:
                 result = self._score(m.readings)
@@ -189,6 +190,18 @@ class Monitor:
         self.stats.batches += 1
         self.stats.report.add(report)
         return report
+
+    def _sync_operator_actions(self, conn: Connection) -> None:
+        """Take over acknowledgements / shelving / clears made by another process (API, CLI)."""
+        open_ids = {r.alarm.alarm_id: r for r in self.alarms.open.values()}
+        for alarm_id, (state, acked_by, until) in repo.open_states(conn, list(open_ids)).items():
+            rec = open_ids[alarm_id]
+            if state == rec.state.value and acked_by == rec.acked_by:
+                continue
+            rec.acked_by, rec.shelved_until = acked_by, until
+            rec.alarm = rec.alarm.model_copy(update={"state": AlarmState(state)})
+            if state == AlarmState.CLEARED.value:
+                self.alarms.open.pop(rec.dedup_key, None)
 
     def _score(self, b: ReadingBatch) -> ChartResult | None:
         if len(b) == 0:

@@ -55,15 +55,21 @@ TEMPLATE = """<!DOCTYPE html>
 _env = Environment(autoescape=False)  # values are escaped explicitly below (the SVG must pass through)
 
 
-def markdown_to_html(text: str) -> str:
+_MARK = '<mark class="unverified" title="not found in any tool result or cited passage">{}</mark>'
+
+
+def markdown_to_html(text: str, unverified: list[str] = ()) -> str:  # type: ignore[assignment]
+    """Markdown -> HTML with [R<n>] citations linked to the evidence and unverified claims highlighted."""
     from markdown_it import MarkdownIt
 
     md = MarkdownIt("commonmark", {"html": False}).enable("table")
     out = md.render(text)
     out = re.sub(r"\[(R\d+(?:\s*,\s*R\d+)*)\]", lambda m: " ".join(
         f'<a class="cite" href="#{rid.strip()}">[{rid.strip()}]</a>' for rid in m.group(1).split(",")), out)
-    out = re.sub(r"(\S+) \[unverified\]", r'<mark class="unverified" title="not found in any tool result">\1</mark>', out)
-    return out
+    for claim in sorted(set(unverified), key=len, reverse=True):
+        esc = html.escape(claim)
+        out = out.replace(f"{esc} [unverified]", _MARK.format(esc))
+    return re.sub(r"(\S+) \[unverified\]", lambda m: _MARK.format(m.group(1)), out)
 
 
 def _results(evidence: Evidence, max_chars: int = 6000) -> list[dict[str, Any]]:
@@ -89,7 +95,7 @@ def render_html(doc: Report | Answer) -> str:
     if isinstance(doc, Report):
         figs = {f.figure_id: f for f in doc.figures}
         sections = [{"title": html.escape(s.title), "anchor": re.sub(r"\W+", "-", s.title.lower()),
-                     "html": markdown_to_html(s.body), "figures": [_fig(figs[i]) for i in s.figures if i in figs]}
+                     "html": markdown_to_html(s.body, doc.claims.unverified_texts), "figures": [_fig(figs[i]) for i in s.figures if i in figs]}
                     for s in doc.sections]
         window = (f"{doc.window_start:%Y-%m-%d %H:%M} – {doc.window_end:%Y-%m-%d %H:%M} UTC"
                   if doc.window_start and doc.window_end else "")
@@ -97,7 +103,7 @@ def render_html(doc: Report | Answer) -> str:
     else:
         sections = [{"title": "Question", "anchor": "question", "html": f"<p>{html.escape(doc.question)}</p>",
                      "figures": []},
-                    {"title": "Answer", "anchor": "answer", "html": markdown_to_html(doc.text),
+                    {"title": "Answer", "anchor": "answer", "html": markdown_to_html(doc.text, doc.claims.unverified_texts),
                      "figures": [_fig(f) for f in doc.figures]}]
         window, title, kind = "", "Fault assistant answer", "answer"
     return _env.from_string(TEMPLATE).render(

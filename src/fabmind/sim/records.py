@@ -15,7 +15,7 @@ from fabmind.sim.energy import ENERGY_WASTE, BIN_S, tool_energy
 from fabmind.sim.faults import FAULT_LIBRARY
 from fabmind.sim.physics import step_index
 from fabmind.sim.quality import base_defects, defect_table, fault_defects, substrate_yield
-from fabmind.sim.recipes import RECIPES, ROUTE, domain_products, domain_steps
+from fabmind.sim.recipes import PRODUCTS, RECIPES, ROUTE, domain_products, domain_steps
 from fabmind.sim.traces import chamber_arrays
 
 METROLOGY_SLOTS = (1, 6, 11, 16, 21)
@@ -144,9 +144,10 @@ def build_batch(sim, horizon, pm, faults, waste, down, lots, runs, state):
             defect_count=per_run.get(int(i), 0), result=InspectionResult.PASS if ok else InspectionResult.FAIL,
             measurements={r.outcome: round(main, 4), r.second: round(second, 4)}))
     yields, lot_rows = [], {}
+    last_step = [PRODUCTS[p][-1] for p in lots.products]
     for j in np.nonzero(sub_done)[0]:
         li = sub_lot[j]
-        last = lots_route_last(lots, li)
+        last = last_step[li]
         when = ts(lots.end_s[li] + 1800)
         inspections.append(_NEW[Inspection](
             inspection_id=f"I-{sub_ids[j]}-AOI", substrate_id=sub_ids[j], lot_id=lots.lot_ids[li], step_id=last, ts=when,
@@ -225,8 +226,3 @@ def build_batch(sim, horizon, pm, faults, waste, down, lots, runs, state):
     return SimResult(batch=batch, faults=injected, layout=layout, energy_waste=waste_truth, start=t0,
                      end=ts(horizon), run_faults=run_faults)
 
-
-def lots_route_last(lots, li: int) -> str:
-    from fabmind.sim.recipes import PRODUCTS
-
-    return PRODUCTS[lots.products[li]][-1]

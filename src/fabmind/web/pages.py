@@ -31,3 +31,23 @@ def chamber(tool: str, letter: str, request: Request, user: PageUser):
     chamber_id = f"{tool}/{letter}"
     info = chamber_health(store, chamber_id)
     return render(request, "chamber.html", user, "/", c=info, charts=chamber_charts(store, chamber_id))
+
+
+@router.get("/alarms", response_class=HTMLResponse)
+def alarms(request: Request, user: PageUser, state: str = "open"):
+    from fabmind.services.alarms import list_alarms
+
+    states = ["raised", "acknowledged", "shelved"] if state == "open" else None
+    frame = list_alarms(request.app.state.store, state=states).head(300)
+    return render(request, "alarms.html", user, "/alarms", alarms=frame.to_dict(orient="records"), state=state)
+
+
+@router.get("/alarms/{alarm_id:path}", response_class=HTMLResponse)
+def alarm(alarm_id: str, request: Request, user: PageUser):
+    from fabmind.services.alarms import alarm_detail
+    from fabmind.web.charts import bar_chart
+
+    a = alarm_detail(request.app.state.store, alarm_id)
+    bars = [(c["sensor"], float(c["contribution"])) for c in a["contributions"][:8]]
+    return render(request, "alarm.html", user, "/alarms", a=a,
+                  contrib_svg=bar_chart(bars, title="contribution to the statistic") if bars else "")

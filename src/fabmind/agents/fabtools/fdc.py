@@ -19,6 +19,7 @@ from fabmind.agents.tools import ToolDeps, ToolUnavailable, tool
 BASELINE_DAYS = 10.0
 MAX_BASELINE_RUNS = 160
 MAX_RECENT_RUNS = 60
+MIN_GUARDED_RUNS = 40
 FEATURE_STATS = ("mean",)  # per-step means: std/slope indicators add noise that blurs the contributions
 MSPC_PARAMS: dict[str, Any] = {"n_components": 0.9, "confidence": 0.99, "limits": "cv"}
 
@@ -79,8 +80,12 @@ def _window_frames(deps: ToolDeps, chamber_id: str, hours: float,
     recent = runs[starts >= pd.Timestamp(start)]
     if len(recent) > MAX_RECENT_RUNS:  # evenly over the window, not just its end
         recent = recent.iloc[np.linspace(0, len(recent) - 1, MAX_RECENT_RUNS).round().astype(int)]
-    # the oldest runs of the look-back: a fault that began shortly before the window does not leak into normal
-    base = runs[starts < pd.Timestamp(start)].head(MAX_BASELINE_RUNS)
+    # normal = the oldest runs of the look-back, with a guard gap of one window length before the window when
+    # enough runs remain, so that a fault that began shortly before the window does not leak into "normal"
+    base = runs[starts < pd.Timestamp(start) - pd.Timedelta(hours=hours)]
+    if len(base) < MIN_GUARDED_RUNS:
+        base = runs[starts < pd.Timestamp(start)]
+    base = base.head(MAX_BASELINE_RUNS)
     if len(recent) == 0:
         raise ToolCallErrorNoRuns(chamber_id, start, end)
     steps = _recipe_steps(deps, recipe)
@@ -140,6 +145,11 @@ def chamber_health(deps: ToolDeps, chamber_id: str, hours: float = 24.0, top: in
     with threadpool_limits(limits=1, user_api="blas"):
         try:
             model.fit(base)
+            # Phase I cleaning: drop out-of-control runs from the reference set once and refit
+            keep = model.score(base) <= 1.0
+            if 0.7 * len(base) <= keep.sum() < len(base):
+                base = base[keep]
+                model = MSPC(**MSPC_PARAMS).fit(base)
         except ModelError as exc:
             raise ToolUnavailable(f"chamber {chamber_id}: {exc}") from None
         stats = model.statistics(recent)

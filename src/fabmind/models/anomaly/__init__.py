@@ -4,7 +4,7 @@ streaming EWMA/CUSUM charts, their combination, and the mapping of detections to
 Rule of the family: **high score = abnormal**; ``score >= threshold_`` is an alarm.
 """
 
-from fabmind.models.anomaly.alarms import sensor_of, to_alarm, units_of
+from fabmind.models.anomaly.alarms import sensor_contributions, sensor_of, to_alarm, units_of
 from fabmind.models.anomaly.base import AnomalyDetector, Detection
 from fabmind.models.anomaly.ensemble import AnomalyEnsemble
 from fabmind.models.anomaly.iforest import IForestDetector
@@ -13,5 +13,5 @@ from fabmind.models.anomaly.streaming import CUSUMMonitor, CUSUMStream, EWMAMoni
 
 __all__ = [
     "MSPC", "MSPCStatistics", "MSPCStream", "AnomalyDetector", "AnomalyEnsemble", "CUSUMMonitor", "CUSUMStream",
-    "Detection", "EWMAMonitor", "EWMAStream", "IForestDetector", "sensor_of", "to_alarm", "units_of",
+    "Detection", "EWMAMonitor", "EWMAStream", "IForestDetector", "sensor_contributions", "sensor_of", "to_alarm", "units_of",
 ]

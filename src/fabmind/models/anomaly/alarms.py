@@ -16,6 +16,18 @@ def sensor_of(feature: str) -> str:
     return feature.split(".", 1)[0]
 
 
+def sensor_contributions(contribs) -> list[tuple]:
+    """Group feature contributions by sensor: ``[(strongest feature contribution, summed share)]``, largest first."""
+    best: dict[str, object] = {}
+    total: dict[str, float] = {}
+    for c in contribs:
+        s = sensor_of(c.feature)
+        total[s] = total.get(s, 0.0) + float(c.contribution)
+        if s not in best or abs(c.contribution) > abs(best[s].contribution):
+            best[s] = c
+    return sorted(((best[s], total[s]) for s in best), key=lambda t: -t[1])
+
+
 def units_of(sensors: Sequence[Sensor]) -> dict[str, str]:
     return {s.name: s.unit for s in sensors}
 
@@ -29,21 +41,23 @@ def to_alarm(
     units: Mapping[str, str] | None = None,
     source: str | None = None,
     code: str = "FDC-MSPC",
+    top: int = 3,
 ) -> Alarm:
-    """One :class:`Alarm` from one :class:`Detection`, with its top contributing sensors.
+    """One :class:`Alarm` from one :class:`Detection`, with its ``top`` contributing sensors.
 
-    Each contribution carries the deviation in the sensor's unit (``value - expected``) and in
+    A sensor's contribution is the sum of the shares of all its features (``RF.main.mean``,
+    ``RF.main.std`` ...); its value/expected/deviation are those of its strongest feature. Each carries the deviation in the sensor's unit (``value - expected``) and in
     training sigmas. Severity grows with how far the score is over the limit (x1, x2, x4, x8).
     """
     units = units or {}
     contribs = []
-    for c in detection.contributions:
+    for c, share in sensor_contributions(detection.contributions)[:top]:
         sensor = sensor_of(c.feature)
         contribs.append(
             Contribution(
                 sensor=sensor,
                 feature=c.feature,
-                contribution=float(c.contribution),
+                contribution=float(share),
                 value=float(c.value),
                 expected=float(c.expected),
                 deviation=float(c.value - c.expected),

@@ -47,8 +47,9 @@ class AnomalyDetector(SmallModel):
         """Score divided by the control limit (1.0 = on the limit); comparable across detectors."""
         return self.score(X) / self.threshold_
 
-    def detect(self, X: Any, top: int = 3) -> list[Detection]:
-        """Score a batch and return one :class:`Detection` per alarming row, with its top sensors."""
+    def detect(self, X: Any, top: int | None = 3) -> list[Detection]:
+        """Score a batch and return one :class:`Detection` per alarming row, with its ``top``
+        contributing features (all of them when ``top`` is None)."""
         df = self._validate(X, fitting=False)
         scores = self._score(df)
         rows = np.flatnonzero(scores >= self.threshold_)
@@ -63,7 +64,7 @@ class AnomalyDetector(SmallModel):
                 statistic=self.name,
                 score=float(scores[r]),
                 limit=float(self.threshold_),
-                contributions=e.contributions[:top],
+                contributions=e.contributions if top is None else e.contributions[:top],
                 model_version=version,
             )
             for r, e in zip(rows, expl)
