@@ -42,6 +42,7 @@ class FdcConfig:
     min_train_runs: int = 30
     top: int = 3
     setpoints: bool = True  # add the run's recipe setpoints as features ("SP.<parameter>")
+    pm_age: bool = True  # add days since the chamber's last PM ("PM.age_days") when PM dates are given
 
     def model(self) -> MSPC:
         return MSPC(n_components=self.n_components, confidence=self.confidence, limits=self.limits)
@@ -58,8 +59,19 @@ def _groups(runs: Iterable[Run]) -> dict[tuple[str, str], list[Run]]:
     return {k: sorted(v, key=lambda r: r.start) for k, v in sorted(out.items())}
 
 
+def pm_age_days(runs: Sequence[Run], pm_ends: Sequence[datetime]) -> np.ndarray:
+    """Days since the last PM that ended before each run (NaN before the first known PM)."""
+    ends = np.array(sorted(utc(t).timestamp() for t in pm_ends))
+    t = np.array([utc(r.start).timestamp() for r in runs])
+    if len(ends) == 0:
+        return np.full(len(t), np.nan)
+    k = np.searchsorted(ends, t, side="right") - 1
+    return np.where(k >= 0, (t - ends[np.maximum(k, 0)]) / 86400.0, np.nan)
+
+
 def indicators(runs: Sequence[Run], traces: Mapping[str, RunTrace], recipe: Recipe | None,
-               stats: Sequence[str], setpoints: bool = False) -> pd.DataFrame:
+               stats: Sequence[str], setpoints: bool = False,
+               pm_ends: Sequence[datetime] | None = None) -> pd.DataFrame:
     """Indicator table of runs that have a trace, in run order; rows with missing steps dropped.
 
     With ``setpoints`` the run's recipe setpoints are added as ``SP.<parameter>`` columns, so the
@@ -75,13 +87,35 @@ def indicators(runs: Sequence[Run], traces: Mapping[str, RunTrace], recipe: Reci
         sp = pd.DataFrame([[r.setpoints.get(n, np.nan) for n in names] for r in have],
                           index=frame.index, columns=[f"SP.{n}" for n in names])
         frame = pd.concat([frame, sp], axis=1)
+    if pm_ends is not None:
+        # sensors drift between PMs: knowing the chamber's age lets the model expect the drift
+        frame["PM.age_days"] = pm_age_days(have, pm_ends)
     return frame.dropna(axis=0, how="any")
+
+
+def _pm(pm_ends: Mapping[str, Sequence[datetime]] | None, chamber: str, config: FdcConfig):
+    if not config.pm_age or pm_ends is None:
+        return None
+    return pm_ends.get(chamber) or None
+
+
+def pm_ends_from(work_orders: Iterable[Any]) -> dict[str, list[datetime]]:
+    """Chamber id -> end times of its PM work orders (``kind == 'pm'``)."""
+    out: dict[str, list[datetime]] = defaultdict(list)
+    for w in work_orders:
+        if str(w.kind) in ("pm", "WorkOrderKind.PM") and w.chamber_id and w.closed:
+            out[w.chamber_id].append(w.closed)
+    return dict(out)
 
 
 def train_fdc(runs: Iterable[Run], traces: Mapping[str, RunTrace], recipes: Mapping[str, Recipe],
               train_end: datetime | None = None, config: FdcConfig = FdcConfig(),
-              progress: Progress | None = None) -> dict[tuple[str, str], MSPC]:
-    """One fitted MSPC per (chamber, recipe) with at least ``min_train_runs`` runs before ``train_end``."""
+              progress: Progress | None = None, pm_ends: Mapping[str, Sequence[datetime]] | None = None
+              ) -> dict[tuple[str, str], MSPC]:
+    """One fitted MSPC per (chamber, recipe) with at least ``min_train_runs`` runs before ``train_end``.
+
+    ``pm_ends``: chamber id -> end times of its preventive maintenance (used when ``config.pm_age``).
+    """
     runs = list(runs)
     if not runs:
         raise ModelError("train_fdc: no runs given")
@@ -93,7 +127,8 @@ def train_fdc(runs: Iterable[Run], traces: Mapping[str, RunTrace], recipes: Mapp
         if progress:
             progress(f"{chamber} {recipe_id}")
         train = [r for r in group if utc(r.start) < train_end]
-        X = indicators(train, traces, recipes.get(recipe_id), config.stats, config.setpoints)
+        X = indicators(train, traces, recipes.get(recipe_id), config.stats, config.setpoints,
+                       _pm(pm_ends, chamber, config))
         if len(X) < config.min_train_runs:
             continue
         model = config.model().fit(X)
@@ -104,8 +139,8 @@ def train_fdc(runs: Iterable[Run], traces: Mapping[str, RunTrace], recipes: Mapp
 
 def score_fdc(models: Mapping[tuple[str, str], MSPC], runs: Iterable[Run], traces: Mapping[str, RunTrace],
               recipes: Mapping[str, Recipe], units: Mapping[str, str] | None = None, start: datetime | None = None,
-              config: FdcConfig = FdcConfig(), progress: Progress | None = None
-              ) -> tuple[list[Alarm], pd.DataFrame]:
+              config: FdcConfig = FdcConfig(), progress: Progress | None = None,
+              pm_ends: Mapping[str, Sequence[datetime]] | None = None) -> tuple[list[Alarm], pd.DataFrame]:
     """Alarms for runs from ``start`` on, and a table of every scored run (run_id, chamber_id, start, score)."""
     alarms: list[Alarm] = []
     scored = []
@@ -117,7 +152,10 @@ def score_fdc(models: Mapping[tuple[str, str], MSPC], runs: Iterable[Run], trace
         if progress:
             progress(f"{key[0]} {key[1]}")
         group = [r for r in group if start is None or utc(r.start) >= start]
-        X = indicators(group, traces, recipes.get(key[1]), config.stats, config.setpoints)
+        if "PM.age_days" in model.feature_names_in_ and not _pm(pm_ends, key[0], config):
+            raise ModelError(f"{model_name(key[1])}@{key[0]} was trained with PM ages; pass pm_ends to score")
+        X = indicators(group, traces, recipes.get(key[1]), config.stats, config.setpoints,
+                       _pm(pm_ends, key[0], config) if "PM.age_days" in model.feature_names_in_ else None)
         if X.empty:
             continue
         by_id = {r.run_id: r for r in group}

@@ -30,7 +30,7 @@ def chamber(tool: str, letter: str, request: Request, user: PageUser):
     store = request.app.state.store
     chamber_id = f"{tool}/{letter}"
     info = chamber_health(store, chamber_id)
-    return render(request, "chamber.html", user, "/", c=info, charts=chamber_charts(store, chamber_id))
+    return render(request, "chamber.html", user, "/", c=info, charts=chamber_charts(store, chamber_id, request.app.state.settings))
 
 
 @router.get("/alarms", response_class=HTMLResponse)
