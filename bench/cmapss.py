@@ -63,7 +63,7 @@ def main() -> None:
     from sklearn.preprocessing import StandardScaler
 
     raw_test = test.loc[last, SENSORS]
-    base_lgb = lgb.LGBMRegressor(n_estimators=300, verbose=-1, n_jobs=2, random_state=0).fit(train[SENSORS], y)
+    base_lgb = lgb.LGBMRegressor(n_estimators=300, verbose=-1, n_jobs=1, random_state=0).fit(train[SENSORS], y)
     p_lgb = np.clip(base_lgb.predict(raw_test), 0, None)
     base_lin = make_pipeline(StandardScaler(), Ridge()).fit(train[SENSORS], y)
     p_lin = np.clip(base_lin.predict(raw_test), 0, None)

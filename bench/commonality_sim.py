@@ -35,11 +35,11 @@ import pandas as pd
 from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import write_result  # noqa: E402
+from _common import write_result
 
-from fabmind.models.commonality import YieldCommonality  # noqa: E402
-from fabmind.sim import Simulator  # noqa: E402
-from fabmind.sim.faults import applicable  # noqa: E402
+from fabmind.models.commonality import YieldCommonality
+from fabmind.sim import Simulator
+from fabmind.sim.faults import applicable
 
 FAULTS_PER_SEED = 12
 MATCH_LAG = pd.Timedelta(days=5)  # glass yields are known when the lot finishes its route
@@ -179,7 +179,7 @@ def main() -> None:
     write_result("commonality_sim", result, [
         ("top1_hit", top1, b1, "goal >= 0.90"),
         ("top3_hit", top3, b3, "goal >= 0.98"),
-        ("seconds (90 days, %d chambers)" % args.chambers, max(secs), None, "goal <= 5"),
+        (f"seconds (90 days, {args.chambers} chambers)", max(secs), None, "goal <= 5"),
         ("faults with a lot-level excursion (3-sigma)", detected, None, None),
         ("top cause of that excursion = injected chamber", exc_top1, None, None),
     ])

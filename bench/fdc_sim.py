@@ -20,7 +20,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import write_result  # noqa: E402
 
-from fabmind.models.fdc import FdcConfig, compare_with_faults, score_fdc, train_fdc  # noqa: E402
+from fabmind.models.fdc import FdcConfig, compare_with_faults, pm_ends_from, score_fdc, train_fdc  # noqa: E402
 from fabmind.sim import Simulator  # noqa: E402
 from fabmind.sim.faults import FAULT_LIBRARY, applicable  # noqa: E402
 
@@ -39,11 +39,8 @@ def build_fab():
     return sim.run(DAYS)
 
 
-class ShewhartFdc:
-    """Baseline: a run alarms when any indicator leaves mean ± 3 sigma of training (no correlation model)."""
-
-
 def shewhart_report(result, config, train_end):
+    """Baseline: a run alarms when any indicator leaves mean ± 3 sigma of training (no correlation model)."""
     from fabmind.domain import Alarm, Contribution
     from fabmind.models.fdc import _groups, indicators
 

@@ -3,11 +3,12 @@ and failure mode, are all its claims verified, and how long does a 90-day, 100-c
 
 Protocol
 --------
-* 4 demo fabs (38 chambers, 30 days; seeds 101-104, never used in tests), each with 11 faults injected by
+* 4 demo fabs (38 chambers, 30 days; seeds 101-104, never used in tests), each with 12 faults injected by
   this script: fault type drawn from the library among those that fit the chamber's process, chamber,
   start (day 8-26), severity U(0.35, 1.0) and a 3-day duration, at most one fault per tool at a time
-  (faults on one tool >= 5 days apart) -> 44 incidents.
-* For each incident the engineer asks at a random time 12-36 h after the fault began:
+  (faults on one tool >= 5 days apart) -> 48 planned incidents.
+* For each incident the engineer asks at a random time 12-36 h after the fault began (but not before the
+  chamber has run 8 runs under the fault; a fault during which the chamber stood idle is skipped and listed):
   "What is wrong with <TOOL>?" (the tool has 2-4 chambers; the analyst must pick the chamber and the mode).
   top1_chamber_mode: the first diagnosis has the right chamber *and* failure mode; top3: among the first 3.
 * Baseline (same run): "most abnormal chamber + most frequent failure mode of its equipment type in the FMEA
@@ -37,7 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import write_result  # noqa: E402
 
 SEEDS = (101, 102, 103, 104)
-FAULTS_PER_FAB = 11
+FAULTS_PER_FAB = 12
+MIN_FAULTY_RUNS = 8  # ask only once the chamber has processed this many runs under the fault
 
 
 def plan_faults(seed: int, n: int) -> list:
@@ -80,12 +82,17 @@ def run_fab(seed: int, workdir: Path) -> tuple[list[dict], float]:
     n_chambers = {c.equipment_id: 0 for c in res.batch.chambers}
     for c in res.batch.chambers:
         n_chambers[c.equipment_id] += 1
-    rows = []
+    rows, skipped = [], []
     for f in res.faults:
         if f.fault_type not in FAULT_LIBRARY:
             continue
         truth = (f.chamber_id, FAULT_LIBRARY[f.fault_type].failure_mode)
         now = f.start + timedelta(hours=float(rng.uniform(12.0, 36.0)))
+        after = sorted(r.end for r in res.batch.runs if r.chamber_id == f.chamber_id and r.start >= f.start)
+        if len(after) < MIN_FAULTY_RUNS or (f.end is not None and after[MIN_FAULTY_RUNS - 1] > f.end):
+            skipped.append(f.fault_id)  # the chamber did not run under the fault: nothing to observe
+            continue
+        now = max(now, after[MIN_FAULTY_RUNS - 1])
         assistant = FaultAssistant(store, knowledge=kb, now=now)
         tool = f.chamber_id.split("/")[0]
         t = time.perf_counter()
@@ -102,6 +109,8 @@ def run_fab(seed: int, workdir: Path) -> tuple[list[dict], float]:
         print(f"  {f.fault_type:28s} {f.chamber_id:10s} sev {f.severity:.2f} -> top1 {rows[-1]['top1']!s:5s} "
               f"{got[:1]} ({rows[-1]['seconds']} s)", flush=True)
     store.close()
+    if skipped:
+        print(f"  skipped (chamber idle during the fault): {skipped}")
     return rows, setup
 
 

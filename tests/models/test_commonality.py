@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import numpy as np
 import pandas as pd
 import pytest
+from _commonality_synth import synthetic_fab
 
 from fabmind.models.commonality import (
     CauseKind,
@@ -15,14 +18,12 @@ from fabmind.models.commonality import (
 )
 from fabmind.models.commonality_prep import defect_counts
 
-from _commonality_synth import synthetic_fab
-
 START = pd.Timestamp("2026-03-01")  # naive = UTC in the synthetic frames
 UTC_START = START.tz_localize("UTC")
 
 
 def _fab(**kw):
-    base = dict(days=30, lots_per_day=12, substrates=8, steps=6, chambers_per_step=4, seed=1)
+    base = {"days": 30, "lots_per_day": 12, "substrates": 8, "steps": 6, "chambers_per_step": 4, "seed": 1}
     base.update(kw)
     return synthetic_fab(**base)
 
@@ -31,7 +32,7 @@ def test_injected_chamber_is_ranked_first_with_its_onset():
     _, _, chambers = _fab()
     bad = chambers["S03"][2]
     onset = START + pd.Timedelta(days=12)
-    hist, y, _ = _fab(faults=[dict(step="S03", chamber=bad, start=onset, end=onset + pd.Timedelta(days=6), drop=4.0)])
+    hist, y, _ = _fab(faults=[{"step": "S03", "chamber": bad, "start": onset, "end": onset + pd.Timedelta(days=6), "drop": 4.0}])
     report = YieldCommonality().analyze(hist, y)
     top = report.causes[0]
     assert report.unit == "substrate"
@@ -46,10 +47,8 @@ def test_injected_chamber_is_ranked_first_with_its_onset():
 
 def test_two_faults_at_two_steps_are_both_found_and_nothing_else():
     _, _, chambers = _fab()
-    f1 = dict(step="S01", chamber=chambers["S01"][0], start=START + pd.Timedelta(days=5),
-              end=START + pd.Timedelta(days=12), drop=3.0)
-    f2 = dict(step="S04", chamber=chambers["S04"][3], start=START + pd.Timedelta(days=8),
-              end=START + pd.Timedelta(days=20), drop=2.0)
+    f1 = {"step": "S01", "chamber": chambers["S01"][0], "start": START + pd.Timedelta(days=5), "end": START + pd.Timedelta(days=12), "drop": 3.0}
+    f2 = {"step": "S04", "chamber": chambers["S04"][3], "start": START + pd.Timedelta(days=8), "end": START + pd.Timedelta(days=20), "drop": 2.0}
     hist, y, _ = _fab(faults=[f1, f2])
     report = YieldCommonality().analyze(hist, y)
     found = {(c.step_id, c.chamber_id) for c in report.causes[:2]}
@@ -68,7 +67,7 @@ def test_lot_level_yields_with_lot_routing():
     _, _, chambers = _fab(lot_routing=True)
     bad = chambers["S02"][1]
     hist, y, _ = _fab(lot_routing=True, per_substrate=False,
-                      faults=[dict(step="S02", chamber=bad, start=START + pd.Timedelta(days=15), drop=4.0)])
+                      faults=[{"step": "S02", "chamber": bad, "start": START + pd.Timedelta(days=15), "drop": 4.0}])
     report = YieldCommonality().analyze(hist, y)
     assert report.unit == "lot" and report.n_units == report.n_lots
     assert report.causes[0].chamber_id == bad
@@ -83,7 +82,7 @@ def test_pm_event_right_before_onset_becomes_a_cause():
     _, _, chambers = _fab()
     bad = chambers["S05"][0]
     onset = START + pd.Timedelta(days=10)
-    hist, y, _ = _fab(faults=[dict(step="S05", chamber=bad, start=onset, drop=3.0)])
+    hist, y, _ = _fab(faults=[{"step": "S05", "chamber": bad, "start": onset, "drop": 3.0}])
     wo = pd.DataFrame({"work_order_id": ["WO-1", "WO-2"], "equipment_id": [bad.split("/")[0]] * 2,
                        "chamber_id": [bad, chambers["S05"][1]], "kind": ["pm", "pm"],
                        "opened": [onset - pd.Timedelta(hours=8), onset - pd.Timedelta(hours=8)],
@@ -135,7 +134,7 @@ def test_benjamini_hochberg_and_holm_match_hand_values():
 def test_holm_is_more_conservative_but_still_finds_a_strong_fault():
     _, _, chambers = _fab()
     bad = chambers["S00"][1]
-    hist, y, _ = _fab(faults=[dict(step="S00", chamber=bad, start=START + pd.Timedelta(days=3), drop=3.0)])
+    hist, y, _ = _fab(faults=[{"step": "S00", "chamber": bad, "start": START + pd.Timedelta(days=3), "drop": 3.0}])
     bh = YieldCommonality(correction="bh").analyze(hist, y)
     holm = YieldCommonality(correction="holm").analyze(hist, y)
     assert holm.causes[0].chamber_id == bad == bh.causes[0].chamber_id
@@ -165,3 +164,57 @@ def test_bad_input_is_named():
         YieldCommonality().analyze(hist, y.iloc[0:0])
     with pytest.raises(CommonalityError, match="direction"):
         YieldCommonality().analyze(hist, y, direction="up")
+
+
+def test_store_backed_analysis_and_cli_on_the_small_demo_fab(demo_store, small_fab):
+    """The service function reads the store's frames; the CLI prints the same report as JSON."""
+    import json
+
+    import typer
+    from typer.testing import CliRunner
+
+    from fabmind.cli.yield_cmds import register
+    from fabmind.models.commonality import analyze_store
+
+    report = analyze_store(demo_store)
+    injected = {f.chamber_id for f in small_fab.faults}
+    assert report.unit == "substrate" and report.n_lots > 5
+    assert report.causes and report.causes[0].chamber_id in injected
+    assert all(c.p_adjusted < 0.01 for c in report.causes)
+
+    app = typer.Typer()
+    register(app)
+    app.command("noop")(lambda: None)  # a second command keeps typer's sub-command parsing
+    url = demo_store.engine.url.render_as_string(hide_password=False)
+    out = CliRunner().invoke(app, ["analyze-yield", "--db", url, "--json"])
+    assert out.exit_code == 0, out.output
+    payload = json.loads(out.output)
+    assert payload["causes"][0]["chamber_id"] == report.causes[0].chamber_id
+    table = CliRunner().invoke(app, ["analyze-yield", "--db", url, "--top", "3"])
+    assert table.exit_code == 0 and "ranked causes" in table.output
+
+
+def test_causes_for_ranks_by_lots_explained_then_by_time():
+    from datetime import datetime, timedelta
+
+    from fabmind.models.commonality_types import Cause, CommonalityReport, Excursion
+
+    t = datetime(2026, 3, 10, tzinfo=UTC)
+
+    def cause(rank, chamber, lots, onset_days):
+        return Cause(rank=rank, kind=CauseKind.STEP_CHAMBER, metric="yield_pct", step_id="S1", chamber_id=chamber,
+                     equipment_id=chamber.split("/")[0], recipe_id=None, work_order_id=None, effect_size=-2.0,
+                     effect_sigma=-1.0, p_value=1e-9, p_adjusted=1e-8, z_score=6.0, n_affected_lots=len(lots),
+                     n_affected_units=len(lots), n_peer_units=100, onset=t + timedelta(days=onset_days),
+                     end=t + timedelta(days=onset_days + 2), tree_importance=0.5, affected_lots=tuple(lots))
+
+    causes = (cause(1, "ETCH-01/A", ["L1"], 0), cause(2, "ETCH-02/A", ["L2", "L3"], 0),
+              cause(3, "ETCH-03/A", ["L9"], -3), cause(4, "ETCH-04/A", ["L8"], -30))
+    exc = Excursion(excursion_id="E1", metric="yield_pct", direction="low", start=t + timedelta(days=1),
+                    end=t + timedelta(days=2), lots=("L2", "L3", "L1"), control_limit=80.0, center_line=85.0,
+                    sigma=1.5, mean_value=78.0, worst_value=76.0)
+    report = CommonalityReport(metric="yield_pct", unit="substrate", window_start=None, window_end=None, n_lots=10,
+                               n_units=100, n_candidates=10, correction="bh", excursions=(exc,), causes=causes,
+                               seconds=0.1)
+    # most excursion lots explained first, then causes active in the 5 days before; not the old one
+    assert [c.chamber_id for c in report.causes_for(exc)] == ["ETCH-02/A", "ETCH-01/A", "ETCH-03/A"]

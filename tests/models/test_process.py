@@ -123,7 +123,7 @@ def test_surrogate_follows_the_model_contract(tmp_path, history, surrogate):
         surrogate.predict(x[["rf_w", "pressure"]])
     (exp,) = surrogate.explain(pd.DataFrame([[950.0, 40.0, 100.0]], columns=["rf_w", "pressure", "gas"]))
     assert exp.contributions[0].feature == "rf_w" and exp.contributions[0].contribution > 0
-    mean, std = surrogate.predict_std(pd.DataFrame([[800.0, 40, 100], [1200.0, 80, 200]], columns=x.columns))
+    _, std = surrogate.predict_std(pd.DataFrame([[800.0, 40, 100], [1200.0, 80, 200]], columns=x.columns))
     assert std[1] > 3 * std[0]  # far from the data the surrogate says it does not know
 
 
@@ -178,3 +178,32 @@ def test_controller_respects_limits_ignores_missing_metrology_and_is_fast():
         d.adjust(100.0 + (k % 7) * 0.1)
     per_adjust = (time.perf_counter() - t0) / 20_000
     assert per_adjust < 1e-3  # the brief: one adjustment in < 1 ms (it is about a microsecond)
+
+
+def test_store_backed_optimisation_and_cli(demo_store):
+    import json
+
+    import typer
+    from typer.testing import CliRunner
+
+    from fabmind.cli.yield_cmds import register
+    from fabmind.models.process_data import optimize_recipe
+
+    recipe = next(r for r in demo_store.recipes() if r.recipe_id == "CVD-SIN-GI")
+    rec, surrogate = optimize_recipe(demo_store, "CVD-SIN-GI", n_trials=20)
+    assert surrogate.metadata.features[-1] == "pm_age_days" and rec.context == {"pm_age_days": 0.0}
+    for p in recipe.parameters:
+        assert p.low <= rec.setpoints[p.name] <= p.high
+    with pytest.raises(RecipeLimitsError, match="unknown recipe 'NOPE'"):
+        optimize_recipe(demo_store, "NOPE")
+
+    app = typer.Typer()
+    register(app)
+    app.command("noop")(lambda: None)
+    url = demo_store.engine.url.render_as_string(hide_password=False)
+    ok = CliRunner().invoke(app, ["optimize", "--recipe", "CVD-SIN-GI", "--db", url, "--trials", "15", "--json",
+                                  "-c", "TEMP_C<=352"])
+    assert ok.exit_code == 0, ok.output
+    assert json.loads(ok.output)["setpoints"]["TEMP_C"] <= 352
+    bad = CliRunner().invoke(app, ["optimize", "--recipe", "CVD-SIN-GI", "--db", url, "-c", "TEMP_C>=900"])
+    assert bad.exit_code == 2 and "does not overlap" in bad.output

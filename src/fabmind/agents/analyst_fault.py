@@ -26,7 +26,7 @@ class Question:
     hours: float
 
 
-def parse_question(text: str, default_hours: float = 24.0) -> Question:
+def parse_question(text: str, default_hours: float = 12.0) -> Question:
     chamber = re.search(CHAMBER_RE, text)
     tool = re.search(TOOL_RE, text)
     alarm = re.search(r"\balarm[_ -]?(?:id)?\s*[:#]?\s*([A-Za-z0-9][\w.:\-]*\d[\w.:\-]*)", text, re.IGNORECASE)
@@ -45,7 +45,7 @@ def _fmt_dt(t: object) -> str:
 
 
 def run_fault_plan(question: str, toolbox: Toolbox, deps: ToolDeps, evidence: Evidence,
-                   hours: float = 24.0) -> tuple[str, list[Diagnosis]]:
+                   hours: float = 12.0) -> tuple[str, list[Diagnosis]]:
     """Gather the evidence with the tools and write the answer from templates."""
     q = parse_question(question, hours)
     call = lambda name, **kw: toolbox.call(name, kw, deps, evidence)  # noqa: E731
@@ -70,6 +70,8 @@ def run_fault_plan(question: str, toolbox: Toolbox, deps: ToolDeps, evidence: Ev
     if not healths:
         return "No chamber had enough runs to assess (built-in analyst).", []
     abnormal = [(h, rid) for h, rid in healths if h.abnormal]
+    if not abnormal and healths[0][0].signed_deviations():
+        abnormal = healths[:1]  # below the limit but with clear sensor deviations: a tentative diagnosis
     if not abnormal:
         h, rid = healths[0]
         return (f"No chamber is out of control: the highest MSPC score is {h.score} on {h.chamber_id} "
@@ -109,7 +111,8 @@ def _write(first: tuple[ChamberHealth, str], per_chamber: dict[str, tuple], diag
            call) -> str:  # type: ignore[no-untyped-def]
     top = diagnoses[0]
     h, rid, fm_result, modes = per_chamber[top.chamber_id]
-    lines = [f"**{h.chamber_id}** ({h.equipment_id}, {h.type_id}) is out of control: median MSPC score "
+    state = "is out of control" if h.abnormal else "is still within its control limits but shows clear deviations"
+    lines = [f"**{h.chamber_id}** ({h.equipment_id}, {h.type_id}) {state}: median MSPC score "
              f"{h.score} (T² {h.t2} vs limit {h.t2_limit}; SPE {h.spe} vs limit {h.spe_limit}) over "
              f"{h.n_runs} runs since {_fmt_dt(h.window_start)}, compared with {h.n_baseline_runs} earlier runs [{rid}]."]
     m0 = next((m for m in modes if m.failure_mode == top.failure_mode), None)

@@ -83,7 +83,7 @@ class FaultAssistant(AgentBase):
         self._ledgers: dict[str, Evidence] = {}
 
     def ask(self, question: str, *, user: str = "engineer", role: str = "engineer", area_id: str | None = None,
-            conversation_id: str | None = None, hours: float = 24.0,
+            conversation_id: str | None = None, hours: float = 12.0,
             on_text: Callable[[str], None] | None = None) -> Answer:
         """Answer one question (a new conversation, or a follow-up in ``conversation_id`` of this user)."""
         t0 = time.perf_counter()

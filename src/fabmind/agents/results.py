@@ -31,12 +31,14 @@ class ChamberHealth:
     window_end: datetime
     n_runs: int
     n_baseline_runs: int
-    t2: float  # median over the recent runs
+    recipe_id: str  # the recipe whose runs look worst (the statistics below are over its runs)
+    n_recipe_runs: int
+    t2: float  # median over the recent runs of that recipe
     t2_limit: float
     spe: float
     spe_limit: float
-    score: float  # median of max(T²/limit, SPE/limit) over the recent runs; > 1 = out of control
-    share_out_of_control: float  # share of recent runs over a limit
+    score: float  # median of max(T²/limit, SPE/limit) over those runs; > 1 = out of control
+    share_out_of_control: float  # share of all recent runs over a limit
     top_sensors: tuple[SensorDeviation, ...]
     model: str  # family/name/version of the model that produced it
 

@@ -57,7 +57,7 @@ def ask(
     db: str = typer.Option("", "--db", help="database URL (default: FABMIND_DB_URL)"),
     user: str = typer.Option("cli", help="user the conversation belongs to"),
     conversation: str = typer.Option("", help="continue this conversation id"),
-    hours: float = typer.Option(24.0, help="how many recent hours to examine"),
+    hours: float = typer.Option(12.0, help="how many recent hours to examine"),
     report: Path = typer.Option(None, help="also write the answer to .html, .md or .pdf"),
     no_llm: bool = typer.Option(False, "--no-llm", help="use the built-in analyst even if an LLM is configured"),
 ) -> None:

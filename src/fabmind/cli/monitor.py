@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta, timezone
-
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -84,14 +82,14 @@ def _replay_messages(store, n_runs: int, topic_root: str):
                                retime_to=time.time() - 60))
 
 
-def _act(alarm_id: str, action: str, engineer: str, db: str, until=None, note: str = "") -> None:
+def _act(alarm_id: str, action: str, engineer: str, db: str, minutes: int = 60, note: str = "") -> None:
     from fabmind.config import Settings
-    from fabmind.monitor.repository import operator_action
+    from fabmind.services.alarms import act
     from fabmind.store import Store
 
     with Store(db or Settings().db_url) as store:
-        a = operator_action(store.engine, alarm_id, action, engineer, until=until, note=note)
-    console.print(f"{a.alarm_id}: {a.state.value}")
+        a = act(store, alarm_id, action, engineer, minutes=minutes, note=note)
+    console.print(f"{a['alarm_id']}: {a['state']}")
 
 
 @alarm_app.command("list")
@@ -120,10 +118,10 @@ def alarm_ack(alarm_id: str, by: str = typer.Option(..., "--by"), note: str = ""
 
 
 @alarm_app.command("shelve")
-def alarm_shelve(alarm_id: str, by: str = typer.Option(..., "--by"), hours: float = typer.Option(1.0),
+def alarm_shelve(alarm_id: str, by: str = typer.Option(..., "--by"), minutes: int = typer.Option(60),
                  note: str = "", db: str = typer.Option("", "--db")):
-    """Shelve an alarm for some hours (its repeats are suppressed meanwhile)."""
-    _act(alarm_id, "shelve", by, db, until=datetime.now(timezone.utc) + timedelta(hours=hours), note=note)
+    """Shelve an alarm for some minutes (its repeats are suppressed meanwhile)."""
+    _act(alarm_id, "shelve", by, db, minutes=minutes, note=note)
 
 
 @alarm_app.command("clear")
@@ -138,9 +136,9 @@ def alarm_verdict(alarm_id: str, verdict: str = typer.Argument(..., help="true_f
                   db: str = typer.Option("", "--db")):
     """Record the engineer's verdict on an alarm (kept for retraining)."""
     from fabmind.config import Settings
-    from fabmind.monitor.repository import Verdict, record_verdict
+    from fabmind.services.alarms import give_verdict
     from fabmind.store import Store
 
     with Store(db or Settings().db_url) as store:
-        v = record_verdict(store.engine, Verdict(alarm_id, by, verdict, root_cause, failure_mode, note))
-    console.print(f"{v.alarm_id}: verdict {v.verdict} by {v.engineer}")
+        v = give_verdict(store, alarm_id, by, verdict, root_cause, failure_mode, note)
+    console.print(f"{alarm_id}: verdict {v['verdict']['verdict']} by {by}")

@@ -90,11 +90,12 @@ def optimize(
     recipe: str = typer.Option(..., "--recipe", help="recipe id, e.g. CVD-SIN-GI"),
     target: str = typer.Option("yield_pct", help="output to optimise: yield_pct or a measurement (thickness_nm, cd_um …)"),
     objective: str = typer.Option("maximize", help="maximize, minimize, or a number to hit"),
-    constraint: list[str] = typer.Option([], "--constraint", "-c", help="NAME<=V, NAME>=V or NAME=LO..HI (repeatable)"),
+    constraint: list[str] | None = typer.Option(  # noqa: B008 (typer's declaration style)
+        None, "--constraint", "-c", help="NAME<=V, NAME>=V or NAME=LO..HI (repeatable)"),
     pm_age_days: float = typer.Option(0.0, help="chamber state: days since the last PM"),
     db: str = typer.Option("", "--db", help="database URL (default: FABMIND_DB_URL or the demo SQLite file)"),
     trials: int = typer.Option(120, help="optuna trials"),
-    model: str = typer.Option("quadratic", help="surrogate: quadratic (response surface) or gp (Gaussian process)"),
+    model: str = typer.Option("diagonal", help="surrogate: diagonal or quadratic response surface, or gp"),
     seed: int = typer.Option(0),
     as_json: bool = typer.Option(False, "--json", help="print the recommendation as JSON"),
 ) -> None:
@@ -104,7 +105,7 @@ def optimize(
     from fabmind.store import Store
 
     try:
-        constraints = [parse_constraint(c) for c in constraint]
+        constraints = [parse_constraint(c) for c in constraint or []]
     except ValueError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
@@ -123,7 +124,7 @@ def optimize(
     if as_json:
         print(json.dumps(asdict(rec), default=str, indent=2))
         return
-    console.print(f"{recipe}: {target} {rec.objective}; surrogate fitted on {surrogate.metadata.n_train} runs "
+    console.print(f"{recipe}: {target} {rec.objective}; surrogate fitted on {surrogate.metadata.n_train} lot steps "
                   f"(train RMSE {surrogate.train_rmse_:.3f})")
     table = Table(title="recommended setpoints (moving one parameter at a time from the default)")
     for col in ("parameter", "default", "recommended", f"effect on {target}"):

@@ -10,6 +10,7 @@ at-least-once delivery into idempotent writes.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 
@@ -35,9 +36,13 @@ def sqlite_ts(ts_us: np.ndarray) -> list[str]:
 class ReadingSink:
     """Writes :class:`ValidatedMessage` batches into the store's ``readings`` / ``quarantine`` tables."""
 
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, *, checkpoint_s: float = 1.0):
         self.engine = engine
         self.dialect = engine.dialect.name
+        self._conn: Connection | None = None
+        self._checkpointer: threading.Thread | None = None
+        self._closing = threading.Event()
+        self.checkpoint_s = checkpoint_s
         if self.dialect == "sqlite":
             self._insert_sql = (
                 f"INSERT OR IGNORE INTO {readings.name} (chamber_id, sensor, ts, value, run_id) VALUES (?, ?, ?, ?, ?)"
@@ -47,6 +52,35 @@ class ReadingSink:
                 f"INSERT INTO {readings.name} (chamber_id, sensor, ts, value, run_id) VALUES (%s, %s, %s, %s, %s) "
                 "ON CONFLICT DO NOTHING"
             )
+
+    def _connection(self) -> Connection:
+        """One connection for every write. On SQLite the WAL checkpoint moves off the write path:
+        this connection does not checkpoint on commit, a background thread does (PASSIVE) every
+        ``checkpoint_s`` — a commit then costs a WAL append, not a page copy and fsync."""
+        if self._conn is None or self._conn.closed:
+            self._conn = self.engine.connect()
+            if self.dialect == "sqlite" and self.checkpoint_s > 0:
+                self._conn.exec_driver_sql("PRAGMA wal_autocheckpoint=0")
+                self._conn.commit()
+                if self._checkpointer is None:
+                    self._checkpointer = threading.Thread(target=self._checkpoint_loop, daemon=True,
+                                                          name="fabmind-wal-checkpoint")
+                    self._checkpointer.start()
+        return self._conn
+
+    def _checkpoint_loop(self) -> None:
+        while not self._closing.wait(self.checkpoint_s):
+            try:
+                with self.engine.connect() as conn:
+                    conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+            except Exception:  # a busy database: try again next period
+                pass
+
+    def close(self) -> None:
+        self._closing.set()
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
     def _rows(self, b: ReadingBatch) -> list[tuple]:
         n = len(b)
@@ -82,7 +116,8 @@ class ReadingSink:
         fresh: list[ValidatedMessage] = []
         q_rows: list[dict] = []
         ledger: list[dict] = []
-        with self.engine.begin() as conn:
+        conn = self._connection()
+        with conn.begin():
             by_source: dict[str, list[str]] = {}
             for m in messages:
                 by_source.setdefault(m.source, []).append(m.msg_key)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -80,6 +81,9 @@ class KnowledgeBase:
         self._state: tuple[tuple, HybridIndex, list[Chunk], dict[str, _DocMeta]] | None = None
         self._graph: tuple[tuple, FailureModeGraph] | None = None
         self._incidents: tuple[tuple, IncidentIndex] | None = None
+        self._checked_at = 0.0  # monotonic time the index was last compared with the tables
+
+    RECHECK_S = 1.0  # how stale the in-memory index may be w.r.t. writes by *other* processes
 
     # ------------------------------------------------------------------ ingest
 
@@ -148,12 +152,14 @@ class KnowledgeBase:
                      "page": c.page, "row": c.row, "text": c.text,
                      "fields": json.dumps(c.fields) if c.fields is not None else None,
                      "flagged": c.flagged, "flag_reason": c.flag_reason} for c in chunks])
+        self._checked_at = 0.0
         return DocumentReport(doc_id, "added" if old is None else "replaced", len(chunks), n_flagged, kind, fmt)
 
     def remove(self, doc_id: str) -> bool:
         with self.engine.begin() as conn:
             conn.execute(delete(knowledge_chunks).where(knowledge_chunks.c.doc_id == doc_id))
             n = conn.execute(delete(knowledge_documents).where(knowledge_documents.c.doc_id == doc_id)).rowcount
+        self._checked_at = 0.0
         return bool(n)
 
     # ------------------------------------------------------------------ read
@@ -214,6 +220,7 @@ class KnowledgeBase:
     def refresh(self) -> None:
         """Forget the in-memory indexes (they are also rebuilt automatically when the tables change)."""
         self._state = self._graph = self._incidents = None
+        self._checked_at = 0.0
 
     def failure_modes(self) -> FailureModeGraph:
         """The failure-mode graph built from every FMEA table and manual in the base."""
@@ -251,6 +258,10 @@ class KnowledgeBase:
             return {r.doc_id: _DocMeta(*r) for r in rows}
 
     def _load(self) -> tuple[HybridIndex, list[Chunk], dict[str, _DocMeta]]:
+        now = time.monotonic()
+        if self._state is not None and now - self._checked_at < self.RECHECK_S:
+            return self._state[1], self._state[2], self._state[3]
+        self._checked_at = now
         sig = self._signature()
         if self._state is None or self._state[0] != sig:
             docs = self._meta()

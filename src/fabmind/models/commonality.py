@@ -47,6 +47,16 @@ from scipy import special, stats
 from sklearn.base import BaseEstimator
 
 from fabmind.domain import tool_of
+from fabmind.models.commonality_prep import Units, prepare_units
+from fabmind.models.commonality_stats import (
+    adjust_pvalues,
+    detect_excursions,
+    mwu_z_less,
+    worst_stretches,
+)
+from fabmind.models.commonality_stats import (
+    utc_datetime as _ts,
+)
 from fabmind.models.commonality_types import (
     Cause,
     CauseKind,
@@ -54,17 +64,18 @@ from fabmind.models.commonality_types import (
     CommonalityReport,
     Excursion,
 )
-from fabmind.models.commonality_prep import Units, prepare_units
-from fabmind.models.commonality_stats import (
-    adjust_pvalues,
-    detect_excursions,
-    mwu_z_less,
-    utc_datetime as _ts,
-    worst_stretches,
-)
 
-__all__ = ["YieldCommonality", "Excursion", "Cause", "CauseKind", "CommonalityReport", "CommonalityError",
-           "detect_excursions", "adjust_pvalues", "analyze_store"]
+__all__ = [
+    "Cause",
+    "CauseKind",
+    "CommonalityError",
+    "CommonalityReport",
+    "Excursion",
+    "YieldCommonality",
+    "adjust_pvalues",
+    "analyze_store",
+    "detect_excursions",
+]
 
 
 @dataclass(eq=False)

@@ -8,7 +8,7 @@ time window or a maintenance event), with the statistics behind the claim.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 
@@ -109,16 +109,22 @@ class CommonalityReport:
     causes: tuple[Cause, ...]  # significant causes, ranked
     seconds: float
 
-    def causes_for(self, excursion: Excursion, k: int = 5) -> tuple[Cause, ...]:
-        """The causes ranked by how many of the excursion's lots they explain (then by rank)."""
+    def causes_for(self, excursion: Excursion, k: int = 5, route_days: float = 5.0) -> tuple[Cause, ...]:
+        """The causes of one excursion: first those whose affected lots include the excursion's lots
+        (most lots explained first, then by rank), then those active in the ``route_days`` before
+        the excursion or during it (by rank) - lots finish their route days after the run that hurt them."""
         lots = set(excursion.lots)
-        scored = []
+        by_lots, by_time = [], []
+        lead = timedelta(days=route_days)
         for c in self.causes:
             hit = len(lots.intersection(c.affected_lots))
             if hit:
-                scored.append((-hit, c.rank, c))
-        scored.sort(key=lambda s: (s[0], s[1]))
-        return tuple(c for _, _, c in scored[:k])
+                by_lots.append((-hit, c.rank, c))
+            elif c.onset is not None and c.end is not None and c.onset <= excursion.end and c.end >= excursion.start - lead:
+                by_time.append((0, c.rank, c))
+        by_lots.sort(key=lambda s: (s[0], s[1]))
+        by_time.sort(key=lambda s: s[1])
+        return tuple(c for _, _, c in (by_lots + by_time)[:k])
 
     def top(self, k: int = 3) -> tuple[Cause, ...]:
         return self.causes[:k]

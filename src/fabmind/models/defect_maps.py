@@ -14,7 +14,8 @@ novelty score (0..1) is the mean of two empirical percentiles measured on held-o
 the classifier's doubt (1 - top probability) and the mean distance to the 5 nearest training maps
 in robustly scaled feature space. Either alone ranks left-out patterns worse (AUC 0.78-0.97 each,
 0.90-0.99 together in the benchmark). ``is_novel`` = score above the ``novelty_quantile`` of the
-held-out known maps (default 0.99: about 1 % of known maps are flagged).
+held-out known maps (default 0.99: about 1 % of known maps are flagged); maps with fewer than
+``min_defects_novel`` defects are never flagged (a handful of defects is no pattern).
 
 Example::
 
@@ -52,6 +53,7 @@ class PatternPrediction:
     novelty: float  # 0..1: percentile of doubt and distance among held-out known maps
     is_novel: bool
     n_defects: int = 0
+    components: tuple[str, ...] = ()  # single patterns on the map: (pattern,), two for 'mixed', () for 'none'
     probabilities: dict[str, float] = field(default_factory=dict, repr=False)
 
     @property
@@ -81,11 +83,13 @@ class DefectPatternClassifier(SmallModel):
 
     def __init__(self, n_estimators: int = 250, learning_rate: float = 0.08, num_leaves: int = 15,
                  min_child_samples: int = 10, holdout: float = 0.2, novelty_neighbors: int = 5,
-                 novelty_quantile: float = 0.99, max_reference: int = 4000, random_state: int = 0,
+                 novelty_quantile: float = 0.99, min_defects_novel: int = 8, max_reference: int = 4000,
+                 random_state: int = 0,
                  n_jobs: int = 1, top: int = 6):
         self.n_estimators, self.learning_rate, self.num_leaves = n_estimators, learning_rate, num_leaves
         self.min_child_samples, self.holdout = min_child_samples, holdout
         self.novelty_neighbors, self.novelty_quantile, self.max_reference = novelty_neighbors, novelty_quantile, max_reference
+        self.min_defects_novel = min_defects_novel
         self.random_state, self.n_jobs, self.top = random_state, n_jobs, top
 
     # ---- fitting ---------------------------------------------------------------------
@@ -95,6 +99,7 @@ class DefectPatternClassifier(SmallModel):
 
         if y is None:
             raise ModelError("DefectPatternClassifier needs pattern labels y")
+        components = fit_params.get("components")
         y = np.asarray(y).astype(str)
         if len(y) != len(X):
             raise ModelError(f"DefectPatternClassifier: {len(X)} maps but {len(y)} labels")
@@ -112,6 +117,8 @@ class DefectPatternClassifier(SmallModel):
             random_state=self.random_state, n_jobs=self.n_jobs, verbose=-1,
         ).fit(pd.DataFrame(values[fit_rows], columns=X.columns), y[fit_rows])
         self.classes_ = np.asarray(self.gbm_.classes_)
+        self.parts_ = self._fit_components(values[fit_rows], y[fit_rows], X.columns,
+                                           None if components is None else [components[i] for i in np.nonzero(fit_rows)[0]])
         self.center_, self.scale_ = _robust_scale(values[fit_rows])
         ref = (values[fit_rows] - self.center_) / self.scale_
         if len(ref) > self.max_reference:
@@ -126,12 +133,43 @@ class DefectPatternClassifier(SmallModel):
         self.feature_median_ = pd.Series(np.median(values, axis=0), index=X.columns)
         self.spread_ = pd.Series(self.scale_, index=X.columns)
 
+    def _fit_components(self, values: np.ndarray, y: np.ndarray, columns, components) -> Any:
+        """Which single patterns a ``mixed`` map is made of: a second classifier over single patterns in
+        which each mixed map appears once per component (so its probability splits between them)."""
+        import lightgbm as lgb
+
+        rows, labels = [], []
+        for i, label in enumerate(y):
+            if label == "mixed":
+                rows += [i] * len(components[i]) if components is not None else []
+                labels += list(components[i]) if components is not None else []
+            elif label != "none":
+                rows.append(i)
+                labels.append(label)
+        if len(set(labels)) < 2:
+            return None
+        return lgb.LGBMClassifier(n_estimators=max(50, self.n_estimators // 2), learning_rate=self.learning_rate,
+                                  num_leaves=self.num_leaves, min_child_samples=self.min_child_samples,
+                                  colsample_bytree=0.7, random_state=self.random_state, n_jobs=self.n_jobs,
+                                  verbose=-1).fit(pd.DataFrame(values[rows], columns=columns), labels)
+
     def fit_maps(self, maps: Sequence[DefectMap]) -> "DefectPatternClassifier":
-        """Fit on labelled maps (``DefectMap.pattern``)."""
+        """Fit on labelled maps (``DefectMap.pattern``; ``components`` of mixed maps when known)."""
         labels = [m.pattern for m in maps]
         if any(not p for p in labels):
             raise ModelError("fit_maps: every map needs its pattern label (DefectMap.pattern)")
-        return self.fit(map_features(maps), labels)  # type: ignore[return-value]
+        return self.fit(map_features(maps), labels, components=[m.components for m in maps])  # type: ignore[return-value]
+
+    def _components(self, X: pd.DataFrame, labels: np.ndarray) -> list[tuple[str, ...]]:
+        out: list[tuple[str, ...]] = [() if p == "none" else (str(p),) for p in labels]
+        mixed = np.nonzero(labels == "mixed")[0]
+        if self.parts_ is None or not mixed.size:
+            return out
+        proba = self.parts_.predict_proba(X.iloc[mixed])
+        for k, i in enumerate(mixed):
+            order = np.argsort(-proba[k])[:2]
+            out[i] = tuple(sorted(str(self.parts_.classes_[j]) for j in order if proba[k, j] >= 0.2))
+        return out
 
     # ---- scoring ---------------------------------------------------------------------
     def _distance(self, values: np.ndarray, skip_self: bool = False) -> np.ndarray:
@@ -173,8 +211,12 @@ class DefectPatternClassifier(SmallModel):
         ids = list(substrate_ids) if substrate_ids is not None else [str(i) for i in df.index]
         counts = list(n_defects) if n_defects is not None else [0] * len(df)
         best = proba.argmax(axis=1)
+        parts = self._components(df, self.classes_[best])
+        # a handful of defects is no pattern at all: never call such a map novel
+        n_def = np.expm1(df["log_n"].to_numpy(dtype=float)) if "log_n" in df else np.full(len(df), np.inf)
+        novel = (novelty > self.threshold_) & (n_def >= self.min_defects_novel - 0.5)
         return [PatternPrediction(ids[i], str(self.classes_[best[i]]), float(proba[i, best[i]]), float(novelty[i]),
-                                  bool(novelty[i] > self.threshold_), int(counts[i]),
+                                  bool(novel[i]), int(counts[i]), parts[i],
                                   {str(c): float(p) for c, p in zip(self.classes_, proba[i])})
                 for i in range(len(df))]
 

@@ -35,14 +35,14 @@ Progress = Callable[[str], None]
 @dataclass(frozen=True)
 class FdcConfig:
     train_days: float = 5.0  # training window from the first run (when no train_end is given)
-    stats: tuple[str, ...] = ("mean", "std")
+    stats: tuple[str, ...] = ("mean",)  # per-step means: measured best on bench/fdc_sim.py (std adds false alarms)
     n_components: float = 0.9
     confidence: float = 0.999
     limits: str = "cv"
     min_train_runs: int = 30
     top: int = 3
     setpoints: bool = True  # add the run's recipe setpoints as features ("SP.<parameter>")
-    pm_age: bool = True  # add days since the chamber's last PM ("PM.age_days") when PM dates are given
+    pm_age: bool = False  # add days since the chamber's last PM ("PM.age_days") when PM dates are given
 
     def model(self) -> MSPC:
         return MSPC(n_components=self.n_components, confidence=self.confidence, limits=self.limits)

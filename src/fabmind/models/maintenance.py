@@ -169,7 +169,7 @@ class RULModel(SmallModel):
     def __init__(self, cap: float = 125.0, n_estimators: int = 600, learning_rate: float = 0.03,
                  num_leaves: int = 31, min_child_samples: int = 50, colsample_bytree: float = 0.5,
                  mlp_weight: float = 0.5, mlp_hidden: tuple[int, ...] = (128, 64), mlp_seeds: int = 2,
-                 random_state: int = 0, n_jobs: int = 2, top: int = 8):
+                 random_state: int = 0, n_jobs: int = 1, top: int = 8):
         self.cap, self.n_estimators, self.learning_rate = cap, n_estimators, learning_rate
         self.num_leaves, self.min_child_samples, self.colsample_bytree = num_leaves, min_child_samples, colsample_bytree
         self.mlp_weight, self.mlp_hidden, self.mlp_seeds = mlp_weight, mlp_hidden, mlp_seeds
@@ -199,20 +199,24 @@ class RULModel(SmallModel):
             from sklearn.neural_network import MLPRegressor
             from sklearn.pipeline import make_pipeline
             from sklearn.preprocessing import StandardScaler
+            from threadpoolctl import threadpool_limits
 
             for k in range(self.mlp_seeds):
                 mlp = make_pipeline(StandardScaler(), MLPRegressor(
                     hidden_layer_sizes=tuple(self.mlp_hidden), alpha=1e-2, batch_size=256, max_iter=40,
                     early_stopping=True, random_state=self.random_state + k))
-                with warnings.catch_warnings():
+                with warnings.catch_warnings(), threadpool_limits(self.n_jobs):
                     warnings.simplefilter("ignore", ConvergenceWarning)
                     self.mlps_.append(mlp.fit(X.to_numpy(dtype=float), target))
 
     def _score(self, X: pd.DataFrame) -> np.ndarray:
         pred = self.gbm_.predict(X)
         if self.mlps_:
+            from threadpoolctl import threadpool_limits
+
             arr = X.to_numpy(dtype=float)
-            mlp = np.mean([m.predict(arr) for m in self.mlps_], axis=0)
+            with threadpool_limits(self.n_jobs):
+                mlp = np.mean([m.predict(arr) for m in self.mlps_], axis=0)
             pred = (1 - self.mlp_weight) * pred + self.mlp_weight * mlp
         return np.clip(pred, 0.0, self.cap)
 
@@ -239,7 +243,7 @@ class FailureRiskModel(SmallModel):
 
     def __init__(self, n_estimators: int = 300, learning_rate: float = 0.05, num_leaves: int = 15,
                  min_child_samples: int = 20, colsample_bytree: float = 0.7, random_state: int = 0,
-                 n_jobs: int = 2, top: int = 8):
+                 n_jobs: int = 1, top: int = 8):
         self.n_estimators, self.learning_rate, self.num_leaves = n_estimators, learning_rate, num_leaves
         self.min_child_samples, self.colsample_bytree = min_child_samples, colsample_bytree
         self.random_state, self.n_jobs, self.top = random_state, n_jobs, top

@@ -2,8 +2,8 @@
 
 :class:`ProcessSurrogate` learns ``recipe parameters (+ chamber state) -> output`` (yield, CD,
 thickness) from past runs, with an uncertainty: a Gaussian process (default; smooth, honest
-about where it has no data) or, by default, a quadratic response surface with Bayesian ridge
-(the fab's classic DOE/RSM model). :func:`recommend_setpoints` searches it with optuna inside the recipe's
+about where it has no data) or, by default, a response surface with Bayesian ridge (the fab's
+classic DOE/RSM model; linear + squared terms, or the full quadratic with interactions). :func:`recommend_setpoints` searches it with optuna inside the recipe's
 limits and the engineer's constraints and returns a typed :class:`Recommendation`.
 
 Example::
@@ -17,8 +17,9 @@ Example::
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -26,8 +27,15 @@ import pandas as pd
 from fabmind.domain import Recipe
 from fabmind.models.base import Explanation, FeatureContribution, ModelError, SmallModel
 
-__all__ = ["ProcessSurrogate", "Constraint", "Recommendation", "RecipeLimitsError", "InfeasibleConstraints",
-           "recommend_setpoints", "recipe_limits"]
+__all__ = [
+    "Constraint",
+    "InfeasibleConstraints",
+    "ProcessSurrogate",
+    "RecipeLimitsError",
+    "Recommendation",
+    "recipe_limits",
+    "recommend_setpoints",
+]
 
 
 class RecipeLimitsError(ModelError):
@@ -81,9 +89,11 @@ class ProcessSurrogate(SmallModel):
 
     Parameters
     ----------
-    kind: 'quadratic' (default: second-order response surface with Bayesian ridge, the DOE/RSM
-        model; fast and extrapolates sensibly near an optimum) or 'gp' (Gaussian process,
-        anisotropic RBF + noise; for responses that are not near-quadratic, slower).
+    kind: 'diagonal' (default: response surface of linear and squared terms with Bayesian ridge:
+        a bowl per parameter, robust with few independent experiments and many parameters),
+        'quadratic' (the full second-order DOE/RSM model, interactions included: needs more
+        experiments) or 'gp' (Gaussian process, anisotropic RBF + noise; for responses that are
+        not near-quadratic, slower).
     max_train: at most this many runs are used to fit the GP (a seeded subsample; GPs are cubic).
     seed: random seed.
     """
@@ -92,7 +102,7 @@ class ProcessSurrogate(SmallModel):
     name = "surrogate"
     min_samples = 5
 
-    def __init__(self, kind: str = "quadratic", max_train: int = 400, seed: int = 0):
+    def __init__(self, kind: str = "diagonal", max_train: int = 400, seed: int = 0):
         self.kind = kind
         self.max_train = max_train
         self.seed = seed
@@ -122,16 +132,23 @@ class ProcessSurrogate(SmallModel):
             kernel = ConstantKernel(1.0, (1e-2, 1e2)) * RBF(np.ones(d), (5e-2, 1e2)) + WhiteKernel(0.1, (1e-5, 1.0))
             self.model_ = GaussianProcessRegressor(kernel, normalize_y=False, n_restarts_optimizer=0,
                                                    random_state=self.seed).fit(xs, ys)
-        elif self.kind == "quadratic":
+        elif self.kind in ("quadratic", "diagonal"):
             from sklearn.linear_model import BayesianRidge
-            from sklearn.preprocessing import PolynomialFeatures
 
-            self.poly_ = PolynomialFeatures(2, include_bias=False).fit(xs)
-            self.model_ = BayesianRidge().fit(self.poly_.transform(xs), ys)
+            self.model_ = BayesianRidge().fit(self._phi(xs), ys)
         else:
-            raise ModelError(f"ProcessSurrogate: unknown kind {self.kind!r}; use 'gp' or 'quadratic'")
+            raise ModelError(f"ProcessSurrogate: unknown kind {self.kind!r}; use 'quadratic', 'diagonal' or 'gp'")
+        # the region the data cover: the search stays inside it (a surrogate is not to be trusted outside)
+        self.support_ = np.quantile(x, [0.01, 0.99], axis=0)
         resid = yv - self._mean_cov(X.to_numpy(dtype=float), cov=False)[0]
         self.train_rmse_ = float(np.sqrt(np.mean(resid ** 2)))
+
+    def _phi(self, xs: np.ndarray) -> np.ndarray:
+        """Response-surface terms of standardised inputs: linear + squares (+ interactions if 'quadratic')."""
+        if self.kind == "diagonal":
+            return np.hstack([xs, xs ** 2])
+        i, j = np.triu_indices(xs.shape[1])
+        return np.hstack([xs, xs[:, i] * xs[:, j]])
 
     def _mean_cov(self, x: np.ndarray, cov: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
         xs = (x - self.x_mean_) / self.x_scale_
@@ -141,7 +158,7 @@ class ProcessSurrogate(SmallModel):
             else:
                 m, c = self.model_.predict(xs), None
         else:
-            phi = self.poly_.transform(xs)
+            phi = self._phi(xs)
             m = self.model_.predict(phi)
             c = phi @ self.model_.sigma_ @ phi.T if cov else None
         m = m * self.y_scale_ + self.y_mean_
@@ -163,7 +180,7 @@ class ProcessSurrogate(SmallModel):
             noise = float(self.model_.kernel_.k2.noise_level)  # predict's std includes the white noise
             s = np.sqrt(np.maximum(s ** 2 - noise, 0.0))
         else:
-            phi = self.poly_.transform(xs)
+            phi = self._phi(xs)
             m = self.model_.predict(phi)
             s = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", phi, self.model_.sigma_, phi), 0.0))
         return m * self.y_scale_ + self.y_mean_, s * self.y_scale_
@@ -222,14 +239,17 @@ def recommend_setpoints(surrogate: ProcessSurrogate, recipe: Recipe | Mapping[st
                         target: str = "yield_pct", objective: str | float = "maximize",
                         constraints: Sequence[Constraint] = (), context: Mapping[str, float] | None = None,
                         outputs: Mapping[str, ProcessSurrogate] | None = None, risk: float = 1.0,
-                        n_trials: int = 120, seed: int = 0) -> Recommendation:
+                        n_trials: int = 120, seed: int = 0, trust_region: bool = True) -> Recommendation:
     """Search the surrogate for the best setpoints inside the recipe's limits and the constraints.
 
     ``objective``: 'maximize', 'minimize' or a number (hit that target value). The search
-    maximises ``mean - risk x std`` (a cautious optimum stays where the data are). ``context``
-    fixes non-recipe features (chamber state such as hours since PM) at given values.
+    maximises ``mean - risk x std`` (a cautious optimum stays where the data are) and, with
+    ``trust_region``, searches only where the training data lie (their 1-99 % range per
+    parameter, inside the limits). ``context`` fixes non-recipe features (chamber state such as
+    days since PM) at given values.
     """
     from fabmind.models.process_search import search
 
     return search(surrogate, recipe, target=target, objective=objective, constraints=constraints,
-                  context=context, outputs=outputs, risk=risk, n_trials=n_trials, seed=seed)
+                  context=context, outputs=outputs, risk=risk, n_trials=n_trials, seed=seed,
+                  trust_region=trust_region)

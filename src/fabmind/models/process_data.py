@@ -8,23 +8,33 @@ final ``yield_pct`` or an in-line measurement of the run's step (``thickness_nm`
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 
 from fabmind.models.base import ModelError
-from fabmind.models.process import Constraint, ProcessSurrogate, Recommendation, RecipeLimitsError, recommend_setpoints
+from fabmind.models.process import (
+    Constraint,
+    ProcessSurrogate,
+    RecipeLimitsError,
+    Recommendation,
+    recommend_setpoints,
+)
 
 PM_AGE = "pm_age_days"
 
 
 def process_frame(runs: pd.DataFrame, outcomes: pd.DataFrame, recipe_id: str, target: str,
-                  work_orders: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.Series]:
+                  work_orders: pd.DataFrame | None = None, per_lot: bool = True) -> tuple[pd.DataFrame, pd.Series]:
     """``(X, y)`` for one recipe: setpoints (+ ``pm_age_days``) of its runs and the measured ``target``.
 
     ``runs``: ``Store.runs()`` (``setpoints`` holds a dict per run). ``outcomes``: per-substrate
     yields (``Store.yields(per_substrate=True)``) when ``target == 'yield_pct'``, else inspections
     (``Store.inspections()``, one column per measurement) matched on lot, substrate and step.
+    ``per_lot`` (default) averages the glasses of one lot step into one row: setpoint levels are
+    chosen per lot step and glasses of a lot share much of their yield, so rows per glass would
+    count one experiment twenty times and make the surrogate overconfident.
     """
     mine = runs[runs["recipe_id"] == recipe_id]
     if mine.empty:
@@ -40,8 +50,9 @@ def process_frame(runs: pd.DataFrame, outcomes: pd.DataFrame, recipe_id: str, ta
     keys = ["lot_id", "substrate_id"] if target == "yield_pct" else ["lot_id", "substrate_id", "step_id"]
     out = outcomes[keys + [target]].dropna().drop_duplicates(keys, keep="last")
     frame = frame.merge(out, on=keys, how="inner")
-    if len(frame) < 10:
-        raise ModelError(f"only {len(frame)} runs of recipe {recipe_id!r} have a measured {target!r}; need >= 10")
+    if frame["lot_id"].nunique() < 10:
+        raise ModelError(f"only {frame['lot_id'].nunique()} lots ran recipe {recipe_id!r} with a measured {target!r}; "
+                         "need >= 10")
     features = list(sp.columns)
     if work_orders is not None and len(work_orders) and "chamber_id" in work_orders:
         pm = work_orders[(work_orders["kind"].astype(str) == "pm") & work_orders["chamber_id"].notna()]
@@ -54,12 +65,14 @@ def process_frame(runs: pd.DataFrame, outcomes: pd.DataFrame, recipe_id: str, ta
             age = (frame["start"] - frame["pm_done"]).dt.total_seconds() / 86400.0
             frame[PM_AGE] = age.fillna(age.max() if age.notna().any() else 0.0)
             features.append(PM_AGE)
+    if per_lot:
+        frame = frame.groupby(["lot_id", "step_id"], sort=False)[features + [target]].mean()
     return frame[features].astype(float).reset_index(drop=True), frame[target].astype(float).reset_index(drop=True)
 
 
 def optimize_recipe(store: Any, recipe_id: str, *, target: str = "yield_pct", objective: str | float = "maximize",
                     constraints: Sequence[Constraint] = (), context: Mapping[str, float] | None = None,
-                    start: Any = None, end: Any = None, kind: str = "quadratic", n_trials: int = 120,
+                    start: Any = None, end: Any = None, kind: str = "diagonal", n_trials: int = 120,
                     seed: int = 0) -> tuple[Recommendation, ProcessSurrogate]:
     """Fit the surrogate of ``target`` for ``recipe_id`` on the store's runs and recommend setpoints.
 

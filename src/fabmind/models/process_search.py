@@ -8,7 +8,8 @@ recommendation must satisfy them all, else :class:`InfeasibleConstraints` says w
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -20,8 +21,8 @@ from fabmind.models.process import (
     Constraint,
     InfeasibleConstraints,
     ProcessSurrogate,
-    Recommendation,
     RecipeLimitsError,
+    Recommendation,
     recipe_limits,
 )
 
@@ -67,7 +68,7 @@ def _box(features: list[str], limits: dict[str, tuple[float, float, float]], con
 
 def search(surrogate: ProcessSurrogate, recipe: Recipe | Mapping[str, Any], *, target: str, objective: str | float,
            constraints: Sequence[Constraint], context: Mapping[str, float] | None, outputs: Mapping[str, ProcessSurrogate] | None,
-           risk: float, n_trials: int, seed: int) -> Recommendation:
+           risk: float, n_trials: int, seed: int, trust_region: bool = True) -> Recommendation:
     import optuna
 
     surrogate._check_fitted()
@@ -80,6 +81,12 @@ def search(surrogate: ProcessSurrogate, recipe: Recipe | Mapping[str, Any], *, t
             raise RecipeLimitsError(f"output model {name!r} was trained on other features than the target's surrogate")
     ctx = dict(context or {})
     box = _box(features, limits, ctx, constraints, outputs, rid)
+    if trust_region:  # stay where the data are: recipe limits and constraints, within the data's 1-99 %
+        support = surrogate.support_
+        for f in box:
+            j = features.index(f)
+            lo, hi = max(box[f][0], support[0, j]), min(box[f][1], support[1, j])
+            box[f] = (lo, hi) if lo <= hi else box[f]  # constraint outside the data: trust the limits
     free = list(box)
     out_cons = [c for c in constraints if c.name in outputs]
 

@@ -68,7 +68,7 @@ class DefectClassifier(SmallModel):
     def __init__(self, n_estimators: int = 500, learning_rate: float = 0.03, num_leaves: int = 15,
                  min_child_samples: int = 10, colsample_bytree: float = 0.5, extra_trees: int = 0,
                  calibration: str = "temperature", calibration_folds: int = 3, random_state: int = 0,
-                 n_jobs: int = 2, top: int = 8):
+                 n_jobs: int = 1, top: int = 8):
         self.n_estimators, self.learning_rate, self.num_leaves = n_estimators, learning_rate, num_leaves
         self.min_child_samples, self.colsample_bytree, self.extra_trees = min_child_samples, colsample_bytree, extra_trees
         self.calibration, self.calibration_folds = calibration, calibration_folds
@@ -179,7 +179,7 @@ class YieldPassFailModel(SmallModel):
     def __init__(self, n_estimators: int = 400, learning_rate: float = 0.02, num_leaves: int = 7,
                  min_child_samples: int = 20, colsample_bytree: float = 0.3, max_features: int | None = 60,
                  max_missing: float = 0.5, class_weight: str | None = "balanced", random_state: int = 0,
-                 n_jobs: int = 2, top: int = 8):
+                 n_jobs: int = 1, top: int = 8):
         self.n_estimators, self.learning_rate, self.num_leaves = n_estimators, learning_rate, num_leaves
         self.min_child_samples, self.colsample_bytree = min_child_samples, colsample_bytree
         self.max_features, self.max_missing, self.class_weight = max_features, max_missing, class_weight
@@ -236,7 +236,7 @@ class VirtualMetrologyModel(SmallModel):
 
     def __init__(self, n_estimators: int = 400, learning_rate: float = 0.03, num_leaves: int = 15,
                  min_child_samples: int = 10, colsample_bytree: float = 0.5, random_state: int = 0,
-                 n_jobs: int = 2, top: int = 8):
+                 n_jobs: int = 1, top: int = 8):
         self.n_estimators, self.learning_rate, self.num_leaves = n_estimators, learning_rate, num_leaves
         self.min_child_samples, self.colsample_bytree = min_child_samples, colsample_bytree
         self.random_state, self.n_jobs, self.top = random_state, n_jobs, top

@@ -19,20 +19,20 @@ Python, no numpy): well under a microsecond-scale budget of 1 ms.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
 from fabmind.models.base import ModelError
 
-__all__ = ["EWMAController", "DoubleEWMAController", "R2RResult", "run_closed_loop"]
+__all__ = ["DoubleEWMAController", "EWMAController", "R2RResult", "run_closed_loop"]
 
 
 class EWMAController:
     """Single EWMA run-to-run controller (settings in the constructor, state in ``offset_``, ``u_``)."""
 
-    __slots__ = ("target", "gain", "lam", "low", "high", "offset_", "u_", "n_")
+    __slots__ = ("gain", "high", "lam", "low", "n_", "offset_", "target", "u_")
 
     def __init__(self, target: float, gain: float, lam: float = 0.3, offset0: float | None = None,
                  u0: float | None = None, low: float = -math.inf, high: float = math.inf):
@@ -51,14 +51,14 @@ class EWMAController:
 
     def _next(self) -> float:
         u = (self.target - self.offset_) / self.gain
-        return self.low if u < self.low else self.high if u > self.high else u
+        return self.low if u < self.low else min(u, self.high)
 
     def adjust(self, measured: float, u: float | None = None) -> float:
         """Take the metrology result of the run made at setpoint ``u`` (default: the last recommended)
         and return the setpoint for the next run."""
         if u is None:
             u = self.u_
-        if measured != measured:  # NaN: a missing measurement leaves the estimate as it is
+        if math.isnan(measured):  # a missing measurement leaves the estimate as it is
             return self.u_
         self.offset_ = self.lam * (measured - self.gain * u) + (1.0 - self.lam) * self.offset_
         self.n_ += 1
@@ -69,7 +69,7 @@ class EWMAController:
 class DoubleEWMAController(EWMAController):
     """Double EWMA (predictor-corrector) controller: tracks the offset and its drift per run."""
 
-    __slots__ = ("lam2", "drift_")
+    __slots__ = ("drift_", "lam2")
 
     def __init__(self, target: float, gain: float, lam: float = 0.3, lam2: float = 0.1, offset0: float | None = None,
                  u0: float | None = None, low: float = -math.inf, high: float = math.inf):
@@ -81,12 +81,12 @@ class DoubleEWMAController(EWMAController):
 
     def _next(self) -> float:
         u = (self.target - self.offset_ - self.drift_) / self.gain
-        return self.low if u < self.low else self.high if u > self.high else u
+        return self.low if u < self.low else min(u, self.high)
 
     def adjust(self, measured: float, u: float | None = None) -> float:
         if u is None:
             u = self.u_
-        if measured != measured:
+        if math.isnan(measured):
             return self.u_
         observed = measured - self.gain * u
         prev = self.offset_

@@ -147,42 +147,7 @@ def write_baselines(conn: Connection, rows: list[dict]) -> None:
 
 
 # ---------------------------------------------------------------------- operator actions from other processes
-
-
-def operator_action(engine: Engine, alarm_id: str, action: str, engineer: str, *, until: datetime | None = None,
-                    note: str = "") -> Alarm:
-    """Acknowledge, shelve (``until``), unshelve or clear an alarm from the API / CLI.
-
-    A running monitor picks the change up before its next batch (see ``Monitor._sync_operator_actions``).
-    """
-    now = datetime.now(timezone.utc)
-    with engine.begin() as conn:
-        row = conn.execute(select(alarms.c.state).where(alarms.c.alarm_id == alarm_id)).first()
-        if row is None:
-            raise KeyError(f"no alarm {alarm_id!r} in the store")
-        state = row[0]
-        life: dict = {}
-        if action == "acknowledge":
-            new = AlarmState.ACKNOWLEDGED.value if state == AlarmState.RAISED.value else state
-            life = dict(acked_by=engineer, acked_at=now)
-        elif action == "shelve":
-            if state == AlarmState.CLEARED.value:
-                raise ValueError(f"alarm {alarm_id} is cleared; only open alarms can be shelved")
-            if until is None or until <= now:
-                raise ValueError(f"shelving alarm {alarm_id} needs an end time in the future, got {until}")
-            new, life = AlarmState.SHELVED.value, dict(shelved_until=until)
-        elif action == "unshelve":
-            new, life = (AlarmState.RAISED.value if state == AlarmState.SHELVED.value else state), dict(shelved_until=None)
-        elif action == "clear":
-            new, life = AlarmState.CLEARED.value, dict(cleared_at=now)
-        else:
-            raise ValueError(f"unknown alarm action {action!r}: acknowledge, shelve, unshelve or clear")
-        conn.execute(alarms.update().where(alarms.c.alarm_id == alarm_id).values(state=new))
-        conn.execute(alarm_lifecycle.update().where(alarm_lifecycle.c.alarm_id == alarm_id).values(**life))
-        conn.execute(alarm_events.insert(), [dict(alarm_id=alarm_id, ts=now, event=action.rstrip("e") + "ed"
-                                                  if action != "shelve" else "shelved", state=new, actor=engineer,
-                                                  score=0.0, note=note)])
-    return next(r.alarm for r in load_alarms(engine, only_open=False) if r.alarm.alarm_id == alarm_id)
+# (the actions themselves: fabmind.services.alarms.act, shared by API, CLI and tools)
 
 
 def open_states(conn: Connection, alarm_ids: Sequence[str]) -> dict[str, tuple[str, str | None, datetime | None]]:

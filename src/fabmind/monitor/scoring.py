@@ -101,7 +101,8 @@ class ChamberCharts:
     def matrix(self, b: ReadingBatch) -> tuple[np.ndarray, np.ndarray]:
         """samples x sensors (NaN where a sensor was not sampled) and the sample times."""
         times, row = np.unique(b.ts_us, return_inverse=True)
-        col = np.fromiter((self.index.get(s, -1) for s in b.sensor.tolist()), dtype=np.int64, count=len(b))
+        inverse, names = pd.factorize(b.sensor)  # a handful of names, repeated per sample (hashing, no sort)
+        col = np.array([self.index.get(s, -1) for s in names.tolist()], dtype=np.int64)[inverse]
         keep = col >= 0
         X = np.full((len(times), len(self.sensors)), np.nan)
         X[row[keep], col[keep]] = b.value[keep]

@@ -292,5 +292,6 @@ class Monitor:
         return self.stats
 
     def close(self) -> None:
+        self.sink.close()
         if self._diagnose is not None:
             self._diagnose.shutdown(wait=True)

@@ -108,6 +108,7 @@ class DefectMap:
     defect_class: tuple[str, ...] = ()
     pattern: str = ""
     lot_id: str = ""
+    components: tuple[str, ...] = ()  # the single patterns a simulated map is made of (two for 'mixed')
 
     def __post_init__(self) -> None:
         self.x_mm = np.asarray(self.x_mm, dtype=float).ravel()
@@ -214,12 +215,16 @@ def _inside(u: np.ndarray, v: np.ndarray, kind: str) -> np.ndarray:
     return np.hypot(u, v) <= 1.0 if kind == "wafer" else (np.abs(u) <= 1.0) & (np.abs(v) <= 1.0)
 
 
-def place_pattern(pattern: str, n: int, rng: np.random.Generator, geometry: Geometry) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` defect positions (mm, lower-left origin) of ``pattern`` on the substrate (fewer if some fell off)."""
+def place_pattern(pattern: str, n: int, rng: np.random.Generator, geometry: Geometry,
+                  parts: tuple[str, str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` defect positions (mm, lower-left origin) of ``pattern`` on the substrate (fewer if some fell off).
+
+    ``mixed`` combines two patterns of :data:`MIXABLE` (``parts``, or two drawn at random).
+    """
     if n <= 0 or pattern == "none":
         return np.zeros(0), np.zeros(0)
     if pattern == "mixed":
-        a, b = rng.choice(MIXABLE, 2, replace=False)
+        a, b = parts if parts is not None else rng.choice(MIXABLE, 2, replace=False)
         k = int(round(n * rng.uniform(0.4, 0.6)))
         xa, ya = place_pattern(str(a), k, rng, geometry)
         xb, yb = place_pattern(str(b), n - k, rng, geometry)
@@ -255,10 +260,13 @@ def generate_map(pattern: str, rng: np.random.Generator, geometry: Geometry = GL
     short handling scratch); ``0`` gives a clean map.
     """
     n = pattern_count(pattern, rng) if n_pattern is None else int(n_pattern)
-    px, py = place_pattern(pattern, n if pattern != "none" else 0, rng, geometry)
+    parts = tuple(str(p) for p in rng.choice(MIXABLE, 2, replace=False)) if pattern == "mixed" else None
+    px, py = place_pattern(pattern, n if pattern != "none" else 0, rng, geometry, parts)
     bx, by = background_defects(rng, geometry, background)
-    cls = (PATTERN_DEFECT_CLASS.get(pattern, "particle"),) * px.size + ("particle",) * bx.size
-    return DefectMap(substrate_id, geometry, np.concatenate([px, bx]), np.concatenate([py, by]), cls, pattern)
+    cls = (PATTERN_DEFECT_CLASS.get(parts[0] if parts else pattern, "particle"),) * px.size + ("particle",) * bx.size
+    components = parts if parts else () if pattern == "none" else (pattern,)
+    return DefectMap(substrate_id, geometry, np.concatenate([px, bx]), np.concatenate([py, by]), cls, pattern,
+                     components=components)
 
 
 
@@ -278,6 +286,7 @@ class MapTruth:
 
     result: object  # fabmind.sim.SimResult with re-placed defects
     patterns: dict[str, str]  # substrate_id -> pattern ('none' when no fault left a visible pattern)
+    components: dict[str, tuple[str, ...]]  # substrate_id -> the visible single patterns
     faults: dict[str, tuple[str, ...]] = field(default_factory=dict)  # substrate_id -> fault ids that shed defects
 
 
@@ -308,7 +317,7 @@ def apply_patterns(result, seed: int = 0, defects_per_strength: float = 120.0, m
             per[fid] = max(per.get(fid, 0.0), s)
     aoi = [i for i in batch.inspections if i.inspection_id.endswith("-AOI")]
     rng = rng_for(seed, "defect_maps")
-    defects, patterns, faults_of, counts = [], {}, {}, {}
+    defects, patterns, parts, faults_of, counts = [], {}, {}, {}, {}
     for ins in sorted(aoi, key=lambda i: i.inspection_id):
         xs, ys, cls, visible, shed = [], [], [], [], []
         for fid, s in sorted(touched.get(ins.substrate_id, {}).items()):
@@ -326,6 +335,7 @@ def apply_patterns(result, seed: int = 0, defects_per_strength: float = 120.0, m
         cls += ["particle"] * bx.size
         kinds = sorted(set(visible))
         patterns[ins.substrate_id] = "none" if not kinds else kinds[0] if len(kinds) == 1 else "mixed"
+        parts[ins.substrate_id] = tuple(kinds)
         faults_of[ins.substrate_id] = tuple(shed)
         x, y = np.concatenate(xs), np.concatenate(ys)
         counts[ins.inspection_id] = x.size
@@ -336,4 +346,4 @@ def apply_patterns(result, seed: int = 0, defects_per_strength: float = 120.0, m
     inspections = [i.model_copy(update={"defect_count": counts[i.inspection_id]}) if i.inspection_id in counts else i
                    for i in batch.inspections]
     new_batch = replace(batch, defects=defects, inspections=inspections)
-    return MapTruth(replace(result, batch=new_batch), patterns, faults_of)
+    return MapTruth(replace(result, batch=new_batch), patterns, parts, faults_of)

@@ -7,6 +7,7 @@ A chamber's recent runs are compared with its own earlier runs of the same recip
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,6 +21,9 @@ BASELINE_DAYS = 10.0
 MAX_BASELINE_RUNS = 160
 MAX_RECENT_RUNS = 60
 MIN_GUARDED_RUNS = 40
+MIN_RECIPE_BASELINE = 10
+MIN_RECIPE_RECENT = 3  # a recipe needs this many runs in the window to be judged on its own
+MAX_NORMAL_Z = 8.0  # a reference run with any indicator this many robust sigmas off is dropped from "normal"
 FEATURE_STATS = ("mean",)  # per-step means: std/slope indicators add noise that blurs the contributions
 MSPC_PARAMS: dict[str, Any] = {"n_components": 0.9, "confidence": 0.99, "limits": "cv"}
 
@@ -65,8 +69,33 @@ def _as_utc(t: datetime) -> datetime:
     return (ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")).to_pydatetime()
 
 
-def _window_frames(deps: ToolDeps, chamber_id: str, hours: float,
-                   end: datetime | None = None) -> tuple[pd.DataFrame, pd.DataFrame, datetime, datetime]:
+@dataclass
+class Frames:
+    """Run-level indicators of one chamber: the window's runs and the normal runs before it.
+
+    ``*_z`` are normalised per recipe (robust z against that recipe's own normal runs) and pooled, so a
+    chamber running several recipes is judged on all of them; ``*_raw`` are the dominant recipe's values
+    in sensor units (what the engineer reads)."""
+
+    base_z: pd.DataFrame
+    recent_z: pd.DataFrame
+    base_raw: pd.DataFrame
+    recent_raw: pd.DataFrame
+    dominant_recipe: str
+    start: datetime
+    end: datetime
+    recent_recipe: pd.Series  # recipe of each recent run (index = run id)
+    raw: pd.DataFrame  # indicators of all runs used, in sensor units
+    base_recipe: pd.Series  # recipe of each baseline run
+
+    def raw_of(self, recipe: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(baseline, recent) indicators of one recipe in sensor units."""
+        b = self.base_recipe[self.base_recipe == recipe].index
+        r = self.recent_recipe[self.recent_recipe == recipe].index
+        return self.raw.reindex(b), self.raw.reindex(r)
+
+
+def _window_frames(deps: ToolDeps, chamber_id: str, hours: float, end: datetime | None = None) -> Frames:
     store = _store(deps)
     end = _as_utc(end) if end is not None else data_now(deps)
     start = end - timedelta(hours=hours)
@@ -74,25 +103,61 @@ def _window_frames(deps: ToolDeps, chamber_id: str, hours: float,
                       end=end)
     if runs.empty:
         raise ToolCallErrorNoRuns(chamber_id, start, end)
-    recipe = runs["recipe_id"].mode().iloc[0]
-    runs = runs[runs["recipe_id"] == recipe]
-    starts = pd.to_datetime(runs["start"], utc=True)
-    recent = runs[starts >= pd.Timestamp(start)]
-    if len(recent) > MAX_RECENT_RUNS:  # evenly over the window, not just its end
-        recent = recent.iloc[np.linspace(0, len(recent) - 1, MAX_RECENT_RUNS).round().astype(int)]
-    # normal = the oldest runs of the look-back, with a guard gap of one window length before the window when
-    # enough runs remain, so that a fault that began shortly before the window does not leak into "normal"
-    base = runs[starts < pd.Timestamp(start) - pd.Timedelta(hours=hours)]
-    if len(base) < MIN_GUARDED_RUNS:
-        base = runs[starts < pd.Timestamp(start)]
-    base = base.head(MAX_BASELINE_RUNS)
-    if len(recent) == 0:
+    runs = runs.assign(_t=pd.to_datetime(runs["start"], utc=True))
+    if not (runs["_t"] >= pd.Timestamp(start)).any():  # chamber idle or held: judge its last hours of work
+        end = pd.Timestamp(runs["end"].max()).tz_convert("UTC").to_pydatetime() if pd.Timestamp(
+            runs["end"].max()).tzinfo else pd.Timestamp(runs["end"].max()).tz_localize("UTC").to_pydatetime()
+        start = end - timedelta(hours=hours)
+    picked: dict[str, tuple[pd.DataFrame, pd.DataFrame]] = {}
+    for recipe, rr in runs.groupby("recipe_id", sort=False):
+        recent = rr[rr["_t"] >= pd.Timestamp(start)]
+        # normal = the oldest runs of the look-back, with a guard gap of one window length before the window
+        # when enough runs remain, so that a fault that began shortly before the window does not leak into it
+        base = rr[rr["_t"] < pd.Timestamp(start) - pd.Timedelta(hours=hours)]
+        if len(base) < MIN_GUARDED_RUNS:
+            base = rr[rr["_t"] < pd.Timestamp(start)]
+        if len(recent) and len(base) >= MIN_RECIPE_BASELINE:
+            picked[str(recipe)] = (base.head(MAX_BASELINE_RUNS), recent)
+    if not picked:
+        raise ToolUnavailable(f"chamber {chamber_id}: no recipe has both runs between {start:%Y-%m-%d %H:%M} and "
+                              f"{end:%Y-%m-%d %H:%M} and {MIN_RECIPE_BASELINE} earlier normal runs")
+    recent_all = pd.concat([r for _, r in picked.values()]).sort_values("_t")
+    if len(recent_all) > MAX_RECENT_RUNS:  # evenly over the window, not just its end
+        recent_all = recent_all.iloc[np.linspace(0, len(recent_all) - 1, MAX_RECENT_RUNS).round().astype(int)]
+    keep_recent = set(recent_all["run_id"])
+    ids = [i for b, _ in picked.values() for i in b["run_id"]] + list(recent_all["run_id"])
+    recipe_of = dict(zip(runs["run_id"], runs["recipe_id"].astype(str)))
+    feats = _features(store, ids, {r: _recipe_steps(deps, recipe_of[r]) for r in ids})
+    base_z, recent_z = [], []
+    for recipe, (b, r) in picked.items():
+        fb = feats.reindex(list(b["run_id"])).dropna(how="all")
+        fr = feats.reindex([i for i in r["run_id"] if i in keep_recent]).dropna(how="all")
+        if len(fb) < MIN_RECIPE_BASELINE or fr.empty:
+            continue
+        fb = fb.loc[:, fb.notna().all()]
+        med = fb.median()
+        scale = 1.4826 * (fb - med).abs().median()
+        scale = scale.where(scale > 1e-9, fb.std().where(fb.std() > 1e-9, np.inf))
+        clean = ((fb - med) / scale).abs().max(axis=1) <= MAX_NORMAL_Z  # runs of an earlier fault are not "normal"
+        if MIN_RECIPE_BASELINE <= clean.sum() < len(fb) and clean.mean() >= 0.5:
+            fb = fb[clean]
+            med = fb.median()
+            scale = 1.4826 * (fb - med).abs().median()
+            scale = scale.where(scale > 1e-9, fb.std().where(fb.std() > 1e-9, np.inf))
+        base_z.append((fb - med) / scale)
+        recent_z.append((fr[fb.columns] - med) / scale)
+    if not base_z or not recent_z:
         raise ToolCallErrorNoRuns(chamber_id, start, end)
-    steps = _recipe_steps(deps, recipe)
-    ids = list(base["run_id"]) + list(recent["run_id"])
-    feats = _features(store, ids, {r: steps for r in ids})
-    return feats.reindex(list(base["run_id"])).dropna(how="all"), feats.reindex(list(recent["run_id"])).dropna(
-        how="all"), start, end
+    dominant = max(picked, key=lambda k: len(picked[k][1]))
+    b_dom, r_dom = picked[dominant]
+    bz, rz = pd.concat(base_z).fillna(0.0), pd.concat(recent_z).fillna(0.0)
+    return Frames(
+        base_z=bz, recent_z=rz,
+        base_raw=feats.reindex(list(b_dom["run_id"])), recent_raw=feats.reindex(
+            [i for i in r_dom["run_id"] if i in keep_recent]),
+        dominant_recipe=dominant, start=start, end=end,
+        recent_recipe=pd.Series({i: recipe_of[i] for i in rz.index}), raw=feats,
+        base_recipe=pd.Series({i: recipe_of[i] for i in bz.index}))
 
 
 class ToolCallErrorNoRuns(ToolUnavailable):
@@ -132,12 +197,12 @@ def chamber_health(deps: ToolDeps, chamber_id: str, hours: float = 24.0, top: in
     from fabmind.models.base import ModelError
 
     equipment_id, type_id = _chamber_info(deps, chamber_id)
-    base, recent, start, end = _window_frames(deps, chamber_id, hours, end)
-    cols = [c for c in base.columns if base[c].notna().all() and recent[c].notna().all()]
+    fr = _window_frames(deps, chamber_id, hours, end)
+    base, recent, start, end = fr.base_z, fr.recent_z, fr.start, fr.end
+    cols = list(base.columns)
     if len(base) < 12 or len(cols) < 2:
         raise ToolUnavailable(f"chamber {chamber_id}: only {len(base)} baseline runs before {start:%Y-%m-%d %H:%M}; "
                               "need at least 12 to learn its normal behaviour")
-    base, recent = base[cols], recent[cols]
     from threadpoolctl import threadpool_limits
 
     model = MSPC(**MSPC_PARAMS)
@@ -155,13 +220,21 @@ def chamber_health(deps: ToolDeps, chamber_id: str, hours: float = 24.0, top: in
         stats = model.statistics(recent)
         contrib = model.contributions(recent).to_numpy()
     score = stats.score
-    rows = score > 1.0
-    use = contrib[rows] if rows.any() else contrib
+    # judged per recipe (a fault may show in some recipes only), the worst recipe with enough runs decides;
     # medians over runs, not sums: one run with an unusual setpoint must not outweigh a persistent fault
+    recipes = fr.recent_recipe.reindex(recent.index).to_numpy()
+    groups = {r: np.flatnonzero(recipes == r) for r in pd.unique(recipes)}
+    enough = {r: g for r, g in groups.items() if len(g) >= MIN_RECIPE_RECENT} or groups
+    worst = max(enough, key=lambda r: float(np.median(score[enough[r]])))
+    g = enough[worst]
+    rows = score > 1.0
+    pick = g[rows[g]] if rows[g].any() else g
+    use = contrib[pick]
     row_share = use / np.maximum(use.sum(axis=1, keepdims=True), 1e-12)
     shares = np.median(row_share, axis=0)
     shares = shares / shares.sum() if shares.sum() > 0 else shares
-    sigma = (np.median(recent.to_numpy(), axis=0) - model.mean_) / model.spread_
+    sigma = np.median(recent.to_numpy()[g], axis=0)  # robust z against the recipe's own normal runs
+    base_raw, recent_raw = fr.raw_of(worst)
     units = _units(deps, type_id)
     per_sensor: dict[str, list[int]] = {}
     for j, c in enumerate(cols):
@@ -173,19 +246,24 @@ def chamber_health(deps: ToolDeps, chamber_id: str, hours: float = 24.0, top: in
         jd = max(means, key=lambda j: abs(sigma[j]))
         devs.append(SensorDeviation(
             sensor=sensor, feature=cols[jd], contribution=round(share, 4),
-            value=round(float(recent.iloc[:, jd].median()), 4), expected=round(float(model.mean_[jd]), 4),
+            value=_median(recent_raw, cols[jd]), expected=_median(base_raw, cols[jd]),
             deviation_sigma=round(float(sigma[jd]), 2), direction=1 if sigma[jd] >= 0 else -1,
             unit=units.get(sensor, ""),
         ))
     devs.sort(key=lambda d: -d.contribution)
     return ChamberHealth(
         chamber_id=chamber_id, equipment_id=equipment_id, type_id=type_id, window_start=start, window_end=end,
-        n_runs=len(recent), n_baseline_runs=len(base),
-        t2=round(float(np.median(stats.t2)), 3), t2_limit=round(float(stats.t2_limit), 3),
-        spe=round(float(np.median(stats.spe)), 3), spe_limit=round(float(stats.spe_limit), 3),
-        score=round(float(np.median(score)), 3), share_out_of_control=round(float(rows.mean()), 3),
+        n_runs=len(recent), n_baseline_runs=len(base), recipe_id=worst, n_recipe_runs=len(g),
+        t2=round(float(np.median(stats.t2[g])), 3), t2_limit=round(float(stats.t2_limit), 3),
+        spe=round(float(np.median(stats.spe[g])), 3), spe_limit=round(float(stats.spe_limit), 3),
+        score=round(float(np.median(score[g])), 3), share_out_of_control=round(float(rows.mean()), 3),
         top_sensors=tuple(devs[:top]), model="anomaly/mspc (PCA T²+SPE, 99 % limits)",
     )
+
+
+def _median(frame: pd.DataFrame, col: str) -> float:
+    v = frame[col].median() if col in frame and len(frame) else float("nan")
+    return round(float(v), 4) if v == v else float("nan")
 
 
 @tool
@@ -239,12 +317,13 @@ def get_sensor_trend(deps: ToolDeps, chamber_id: str, sensor: str, hours: float 
         end: window end (ISO date-time, UTC); default now
     """
     _, type_id = _chamber_info(deps, chamber_id)
-    base, recent, start, end = _window_frames(deps, chamber_id, hours, end)
-    cols = [c for c in recent.columns if c.startswith(sensor + ".") and c.endswith(".mean")]
+    fr = _window_frames(deps, chamber_id, hours, end)
+    base, recent, start, end = fr.base_raw, fr.recent_raw, fr.start, fr.end
+    cols = [c for c in recent.columns if c.startswith(sensor + ".") and c.endswith(".mean")
+            and recent[c].notna().all()]
     if not cols:
         raise ToolUnavailable(f"chamber {chamber_id} has no sensor {sensor!r}")
-    col = max(cols, key=lambda c: float(recent[c].std() or 0.0) + abs(float(recent[c].mean() - base[c].mean())
-                                                                       if len(base) else 0.0))
+    col = max(cols, key=lambda c: abs(float(fr.recent_z[c].median())) if c in fr.recent_z else 0.0)
     runs = _store(deps).runs(chamber_id=chamber_id, start=start, end=end).set_index("run_id")
     pts = []
     for rid, v in recent[col].dropna().items():
