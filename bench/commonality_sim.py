@@ -49,17 +49,39 @@ def frames_from_batch(batch) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The store's ``lot_history()``, ``yields(per_substrate=True)`` and ``work_orders()`` frames, built
     straight from the simulator's records (the store round trip is the store room's benchmark)."""
     runs = batch.runs
-    hist = pd.DataFrame({
-        "lot_id": [r.lot_id for r in runs], "substrate_id": [r.substrate_id for r in runs],
-        "step_id": [r.step_id for r in runs], "chamber_id": [r.chamber_id for r in runs],
-        "recipe_id": [r.recipe_id for r in runs], "start": pd.to_datetime([r.start for r in runs], utc=True),
-    })
+    hist = pd.DataFrame(
+        {
+            "lot_id": [r.lot_id for r in runs],
+            "substrate_id": [r.substrate_id for r in runs],
+            "step_id": [r.step_id for r in runs],
+            "chamber_id": [r.chamber_id for r in runs],
+            "recipe_id": [r.recipe_id for r in runs],
+            "start": pd.to_datetime([r.start for r in runs], utc=True),
+        }
+    )
     hist["equipment_id"] = hist["chamber_id"].str.split("/").str[0]
     ys = [y for y in batch.yields if y.substrate_id]
-    yields = pd.DataFrame({"lot_id": [y.lot_id for y in ys], "substrate_id": [y.substrate_id for y in ys],
-                           "ts": pd.to_datetime([y.ts for y in ys], utc=True), "yield_pct": [y.yield_pct for y in ys]})
-    wo = pd.DataFrame([{"work_order_id": w.work_order_id, "equipment_id": w.equipment_id, "chamber_id": w.chamber_id,
-                        "kind": str(w.kind), "opened": w.opened, "closed": w.closed} for w in batch.work_orders])
+    yields = pd.DataFrame(
+        {
+            "lot_id": [y.lot_id for y in ys],
+            "substrate_id": [y.substrate_id for y in ys],
+            "ts": pd.to_datetime([y.ts for y in ys], utc=True),
+            "yield_pct": [y.yield_pct for y in ys],
+        }
+    )
+    wo = pd.DataFrame(
+        [
+            {
+                "work_order_id": w.work_order_id,
+                "equipment_id": w.equipment_id,
+                "chamber_id": w.chamber_id,
+                "kind": str(w.kind),
+                "opened": w.opened,
+                "closed": w.closed,
+            }
+            for w in batch.work_orders
+        ]
+    )
     for c in ("opened", "closed"):
         wo[c] = pd.to_datetime(wo[c], utc=True)
     return hist, yields, wo
@@ -74,7 +96,9 @@ def plan_faults(sim: Simulator, rng: np.random.Generator, days: float) -> None:
         ft = types[int(rng.integers(len(types)))]
         start = k * slot + float(rng.uniform(0.3, 1.5))
         duration = float(rng.uniform(1.5, slot - 2.5))
-        sim.inject(ft.fault_type, chamber, start, severity=float(rng.uniform(0.35, 1.0)), duration_days=duration)
+        sim.inject(
+            ft.fault_type, chamber, start, severity=float(rng.uniform(0.35, 1.0)), duration_days=duration
+        )
 
 
 def overlapping_causes(report, a: pd.Timestamp, b: pd.Timestamp) -> list[str]:
@@ -122,27 +146,43 @@ def evaluate_seed(seed: int, n_chambers: int, days: float) -> tuple[list[dict], 
     t = time.perf_counter()
     report = YieldCommonality().analyze(hist, yields, wo)  # default settings: the timed configuration
     seconds = time.perf_counter() - t
-    print(f"seed {seed}: simulated {len(hist):,} runs in {t_sim:.1f} s; analysed in {seconds:.2f} s; "
-          f"{len(report.excursions)} excursions, {len(report.causes)} causes", flush=True)
+    print(
+        f"seed {seed}: simulated {len(hist):,} runs in {t_sim:.1f} s; analysed in {seconds:.2f} s; "
+        f"{len(report.excursions)} excursions, {len(report.causes)} causes",
+        flush=True,
+    )
     rows = []
     for f in result.faults:
         a = pd.Timestamp(f.start)
         b = pd.Timestamp(f.end) if f.end is not None else pd.Timestamp(report.window_end)
         ranked = overlapping_causes(report, a, b)
         base = baseline_rank(hist, yields, a, b)
-        lot_excs = [e for e in report.excursions if pd.Timestamp(e.end) >= a and pd.Timestamp(e.start) <= b + MATCH_LAG]
+        lot_excs = [
+            e
+            for e in report.excursions
+            if pd.Timestamp(e.end) >= a and pd.Timestamp(e.start) <= b + MATCH_LAG
+        ]
         lot_exc = bool(lot_excs)
         # the excursion view: the detected lot excursion's own top cause (causes_for ranks by lots explained)
         exc_top = None
         if lot_excs:
             top = report.causes_for(max(lot_excs, key=lambda e: e.n_lots), k=1)
             exc_top = top[0].chamber_id if top else None
-        rows.append({"seed": seed, "fault_type": f.fault_type, "chamber": f.chamber_id, "severity": round(f.severity, 3),
-                     "start": str(a), "days": round((b - a).total_seconds() / 86400, 2), "lot_excursion": lot_exc,
-                     "rank": ranked.index(f.chamber_id) + 1 if f.chamber_id in ranked else None,
-                     "baseline_rank": base.index(f.chamber_id) + 1 if f.chamber_id in base else None,
-                     "excursion_top_cause": exc_top,
-                     "top": ranked[:3]})
+        rows.append(
+            {
+                "seed": seed,
+                "fault_type": f.fault_type,
+                "chamber": f.chamber_id,
+                "severity": round(f.severity, 3),
+                "start": str(a),
+                "days": round((b - a).total_seconds() / 86400, 2),
+                "lot_excursion": lot_exc,
+                "rank": ranked.index(f.chamber_id) + 1 if f.chamber_id in ranked else None,
+                "baseline_rank": base.index(f.chamber_id) + 1 if f.chamber_id in base else None,
+                "excursion_top_cause": exc_top,
+                "top": ranked[:3],
+            }
+        )
     return rows, seconds
 
 
@@ -168,21 +208,37 @@ def main() -> None:
     for r in rows:
         if r["rank"] != 1:
             print("miss:", r)
-    result = {"top1_hit": top1, "top3_hit": top3, "seconds": max(secs), "seconds_mean": float(np.mean(secs)),
-              "lot_excursion_rate": detected, "excursion_top1_hit": exc_top1, "n_faults": n, "baseline": {"name": "one-way ANOVA + lowest-mean chamber",
-                                                                         "top1_hit": b1, "top3_hit": b3},
-              "setup": {"chambers": args.chambers, "days": args.days, "seeds": args.seeds,
-                        "faults_per_seed": FAULTS_PER_SEED},
-              "goals": {"top1_hit": 0.90, "top3_hit": 0.98, "seconds": 5.0},
-              "note": "seconds = analysis of one 90-day window (route history + glass yields + work orders), on a "
-                      "shared 2-core machine: pessimistic", "faults": rows}
-    write_result("commonality_sim", result, [
-        ("top1_hit", top1, b1, "goal >= 0.90"),
-        ("top3_hit", top3, b3, "goal >= 0.98"),
-        (f"seconds (90 days, {args.chambers} chambers)", max(secs), None, "goal <= 5"),
-        ("faults with a lot-level excursion (3-sigma)", detected, None, None),
-        ("top cause of that excursion = injected chamber", exc_top1, None, None),
-    ])
+    result = {
+        "top1_hit": top1,
+        "top3_hit": top3,
+        "seconds": max(secs),
+        "seconds_mean": float(np.mean(secs)),
+        "lot_excursion_rate": detected,
+        "excursion_top1_hit": exc_top1,
+        "n_faults": n,
+        "baseline": {"name": "one-way ANOVA + lowest-mean chamber", "top1_hit": b1, "top3_hit": b3},
+        "setup": {
+            "chambers": args.chambers,
+            "days": args.days,
+            "seeds": args.seeds,
+            "faults_per_seed": FAULTS_PER_SEED,
+        },
+        "goals": {"top1_hit": 0.90, "top3_hit": 0.98, "seconds": 5.0},
+        "note": "seconds = analysis of one 90-day window (route history + glass yields + work orders), on a "
+        "shared 2-core machine: pessimistic",
+        "faults": rows,
+    }
+    write_result(
+        "commonality_sim",
+        result,
+        [
+            ("top1_hit", top1, b1, "goal >= 0.90"),
+            ("top3_hit", top3, b3, "goal >= 0.98"),
+            (f"seconds (90 days, {args.chambers} chambers)", max(secs), None, "goal <= 5"),
+            ("faults with a lot-level excursion (3-sigma)", detected, None, None),
+            ("top cause of that excursion = injected chamber", exc_top1, None, None),
+        ],
+    )
 
 
 if __name__ == "__main__":

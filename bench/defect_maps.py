@@ -13,9 +13,12 @@
    one process (the machine is shared: 2 cores, other jobs running; the load average is recorded).
 4. End to end: demo fab (30 days, default fault plan, seeds 1 and 2: >= 20 injected faults, each
    leaving its library pattern), maps re-placed by ``apply_patterns``, written to SQLite, then
-   ``pattern_evidence``. A fault is a top-1 hit when the highest-ranked evidence item of its
-   pattern whose time span overlaps the fault names the fault's chamber. Baseline: the same
-   chamber test on "high defect count" substrates (no pattern; top decile of counts).
+   ``pattern_evidence``. Faults and evidence items of the same pattern are paired one to one by
+   the overlap of their time spans (fault start..repair vs first..last run of the item's
+   substrates on its chamber; chambers are never looked at); a fault is a top-1 hit when its item
+   names the fault's chamber. ``pattern_to_chamber_in_evidence``: the chamber is among the items
+   of the pattern. Baseline: the same chamber test and pairing on "high defect count" substrates
+   (no pattern; top decile of counts), all faults competing.
 """
 
 from __future__ import annotations
@@ -82,6 +85,24 @@ class CountOnly:
                 for m in maps]
 
 
+def match(faults, items, window_end) -> dict:
+    """Pair faults with evidence items one to one by how well their time spans overlap (never by chamber)."""
+    from scipy.optimize import linear_sum_assignment
+
+    if not faults or not items:
+        return {}
+    iou = np.zeros((len(faults), len(items)))
+    for i, f in enumerate(faults):
+        a0, a1 = pd.Timestamp(f.start), pd.Timestamp(f.end) if f.end else window_end
+        for j, e in enumerate(items):
+            b0, b1 = pd.Timestamp(e.first_seen), pd.Timestamp(e.last_seen)
+            inter = (min(a1, b1) - max(a0, b0)).total_seconds()
+            union = (max(a1, b1) - min(a0, b0)).total_seconds()
+            iou[i, j] = max(inter, 0.0) / union if union > 0 else 0.0
+    rows, cols = linear_sum_assignment(-iou)
+    return {faults[r].fault_id: items[c] for r, c in zip(rows, cols) if iou[r, c] > 0}
+
+
 def end_to_end(clf, seeds, days: float) -> dict:
     from fabmind.sim import simulate
     from fabmind.sim.defect_maps import apply_patterns
@@ -106,19 +127,17 @@ def end_to_end(clf, seeds, days: float) -> dict:
         for fids in truth.faults.values():
             for f in fids:
                 shed[f] = shed.get(f, 0) + 1
+        window_end = pd.Timestamp(result.end)
+        by_pattern: dict[str, list] = {}
+        for f in result.faults:
+            by_pattern.setdefault(FAULT_LIBRARY[f.fault_type].defect_pattern, []).append(f)
+        named, base_named = {}, {}
+        for pattern, faults in by_pattern.items():
+            named.update(match(faults, [e for e in report.evidence if e.pattern == pattern], window_end))
+        base_named = match(list(result.faults), list(base.evidence), window_end)
         for f in result.faults:
             pattern = FAULT_LIBRARY[f.fault_type].defect_pattern
-            end = pd.Timestamp(f.end or result.end)
-
-            def first_overlap(items, want):
-                for e in items:
-                    if e.pattern == want and e.first_seen is not None and pd.Timestamp(e.first_seen) <= end \
-                            and pd.Timestamp(e.last_seen) >= pd.Timestamp(f.start):
-                        return e
-                return None
-
-            e = first_overlap(report.evidence, pattern)
-            b = first_overlap(base.evidence, "defective")
+            e, b = named.get(f.fault_id), base_named.get(f.fault_id)
             hit = e is not None and e.chamber_id == f.chamber_id
             n += 1
             hits += hit
@@ -129,6 +148,8 @@ def end_to_end(clf, seeds, days: float) -> dict:
             hits_visible += hit and visible
             rows.append({"seed": seed, "fault": f.fault_id, "type": f.fault_type, "pattern": pattern,
                          "chamber": f.chamber_id, "named": e.chamber_id if e else None, "hit": bool(hit),
+                         "evidence_rank": e.rank if e else None, "p_value": e.p_value if e else None,
+                         "baseline_named": b.chamber_id if b else None,
                          "substrates_with_fault_defects": shed.get(f.fault_id, 0)})
         print(f"  seed {seed}: {len(result.faults)} faults, {report.n_maps} maps, "
               f"{time.perf_counter() - t0:.0f} s", flush=True)

@@ -115,7 +115,7 @@ def test_conversation_kept_per_user(fab_store, small_fab):
     assert [m["role"] for m in hist] == ["user", "assistant", "user", "assistant"]
     assert hist[1]["mode"] == "builtin" and hist[1]["meta"]["claims"]["n_claims"] > 0
     assert not second.claims.unverified
-    assert [c["conversation_id"] for c in a.conversations.for_user("carol")][0] == first.conversation_id
+    assert a.conversations.for_user("carol")[0]["conversation_id"] == first.conversation_id
     from fabmind.agents.conversations import ConversationError
 
     with pytest.raises(ConversationError):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from fabmind.agents.claims import check_claims, extract_claims
 from fabmind.agents.tools import Evidence, Passage, ToolResult
@@ -33,7 +33,7 @@ def test_small_integers_and_list_markers_are_not_claims():
 
 
 def test_ids_sensors_dates_must_appear_in_evidence():
-    ev = _ev({"chamber_id": "ETCH-03/B", "top": ["RF_REFL_W"], "since": datetime(2026, 1, 7, 13, 54, tzinfo=timezone.utc)})
+    ev = _ev({"chamber_id": "ETCH-03/B", "top": ["RF_REFL_W"], "since": datetime(2026, 1, 7, 13, 54, tzinfo=UTC)})
     rep = check_claims("ETCH-03/B (tool ETCH-03): RF_REFL_W up since 2026-01-07 13:54; PUMP_CURRENT_A on ETCH-07/A "
                        "since 2026-01-08", ev)
     assert rep.unverified_texts == ["PUMP_CURRENT_A", "ETCH-07/A", "2026-01-08"]

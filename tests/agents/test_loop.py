@@ -11,7 +11,7 @@ import pytest
 from fabmind.agents.llm import LLMBadResponse, LLMClient, LLMRefusal, LLMTimeout, LLMUnavailable
 from fabmind.agents.loop import CallLog, run_tool_loop
 from fabmind.agents.proposals import ProposalBook
-from fabmind.agents.tools import Evidence, ToolDeps, Toolbox, tool
+from fabmind.agents.tools import Evidence, Toolbox, ToolDeps, tool
 
 
 @dataclass

@@ -32,13 +32,19 @@ def test_injected_chamber_is_ranked_first_with_its_onset():
     _, _, chambers = _fab()
     bad = chambers["S03"][2]
     onset = START + pd.Timedelta(days=12)
-    hist, y, _ = _fab(faults=[{"step": "S03", "chamber": bad, "start": onset, "end": onset + pd.Timedelta(days=6), "drop": 4.0}])
+    hist, y, _ = _fab(
+        faults=[
+            {"step": "S03", "chamber": bad, "start": onset, "end": onset + pd.Timedelta(days=6), "drop": 4.0}
+        ]
+    )
     report = YieldCommonality().analyze(hist, y)
     top = report.causes[0]
     assert report.unit == "substrate"
     assert (top.kind, top.step_id, top.chamber_id) == (CauseKind.STEP_CHAMBER, "S03", bad)
     assert abs(pd.Timestamp(top.onset) - onset.tz_localize("UTC")) < pd.Timedelta(hours=12)
-    assert abs(pd.Timestamp(top.end) - (onset + pd.Timedelta(days=6)).tz_localize("UTC")) < pd.Timedelta(hours=12)
+    assert abs(pd.Timestamp(top.end) - (onset + pd.Timedelta(days=6)).tz_localize("UTC")) < pd.Timedelta(
+        hours=12
+    )
     assert -5.0 < top.effect_size < -3.0  # the injected drop is 4 points
     assert top.p_adjusted < 1e-6 and top.p_value <= top.p_adjusted
     assert top.n_affected_lots > 40 and top.tree_importance > 0.5
@@ -47,8 +53,20 @@ def test_injected_chamber_is_ranked_first_with_its_onset():
 
 def test_two_faults_at_two_steps_are_both_found_and_nothing_else():
     _, _, chambers = _fab()
-    f1 = {"step": "S01", "chamber": chambers["S01"][0], "start": START + pd.Timedelta(days=5), "end": START + pd.Timedelta(days=12), "drop": 3.0}
-    f2 = {"step": "S04", "chamber": chambers["S04"][3], "start": START + pd.Timedelta(days=8), "end": START + pd.Timedelta(days=20), "drop": 2.0}
+    f1 = {
+        "step": "S01",
+        "chamber": chambers["S01"][0],
+        "start": START + pd.Timedelta(days=5),
+        "end": START + pd.Timedelta(days=12),
+        "drop": 3.0,
+    }
+    f2 = {
+        "step": "S04",
+        "chamber": chambers["S04"][3],
+        "start": START + pd.Timedelta(days=8),
+        "end": START + pd.Timedelta(days=20),
+        "drop": 2.0,
+    }
     hist, y, _ = _fab(faults=[f1, f2])
     report = YieldCommonality().analyze(hist, y)
     found = {(c.step_id, c.chamber_id) for c in report.causes[:2]}
@@ -66,8 +84,11 @@ def test_no_fault_gives_no_significant_cause():
 def test_lot_level_yields_with_lot_routing():
     _, _, chambers = _fab(lot_routing=True)
     bad = chambers["S02"][1]
-    hist, y, _ = _fab(lot_routing=True, per_substrate=False,
-                      faults=[{"step": "S02", "chamber": bad, "start": START + pd.Timedelta(days=15), "drop": 4.0}])
+    hist, y, _ = _fab(
+        lot_routing=True,
+        per_substrate=False,
+        faults=[{"step": "S02", "chamber": bad, "start": START + pd.Timedelta(days=15), "drop": 4.0}],
+    )
     report = YieldCommonality().analyze(hist, y)
     assert report.unit == "lot" and report.n_units == report.n_lots
     assert report.causes[0].chamber_id == bad
@@ -83,10 +104,16 @@ def test_pm_event_right_before_onset_becomes_a_cause():
     bad = chambers["S05"][0]
     onset = START + pd.Timedelta(days=10)
     hist, y, _ = _fab(faults=[{"step": "S05", "chamber": bad, "start": onset, "drop": 3.0}])
-    wo = pd.DataFrame({"work_order_id": ["WO-1", "WO-2"], "equipment_id": [bad.split("/")[0]] * 2,
-                       "chamber_id": [bad, chambers["S05"][1]], "kind": ["pm", "pm"],
-                       "opened": [onset - pd.Timedelta(hours=8), onset - pd.Timedelta(hours=8)],
-                       "closed": [onset - pd.Timedelta(hours=2), onset - pd.Timedelta(hours=2)]})
+    wo = pd.DataFrame(
+        {
+            "work_order_id": ["WO-1", "WO-2"],
+            "equipment_id": [bad.split("/")[0]] * 2,
+            "chamber_id": [bad, chambers["S05"][1]],
+            "kind": ["pm", "pm"],
+            "opened": [onset - pd.Timedelta(hours=8), onset - pd.Timedelta(hours=8)],
+            "closed": [onset - pd.Timedelta(hours=2), onset - pd.Timedelta(hours=2)],
+        }
+    )
     report = YieldCommonality().analyze(hist, y, wo)
     assert report.causes[0].chamber_id == bad
     pm = [c for c in report.causes if c.kind == CauseKind.PM_EVENT]
@@ -102,7 +129,9 @@ def test_fab_wide_time_window_is_a_time_window_cause():
     kinds = [c.kind for c in report.causes]
     assert kinds[0] == CauseKind.TIME_WINDOW
     tw = report.causes[0]
-    assert abs(pd.Timestamp(tw.onset) - t0.tz_localize("UTC")) < pd.Timedelta(hours=12) and tw.effect_size < -2.0
+    assert (
+        abs(pd.Timestamp(tw.onset) - t0.tz_localize("UTC")) < pd.Timedelta(hours=12) and tw.effect_size < -2.0
+    )
 
 
 def test_defect_spike_in_one_chamber_direction_high():
@@ -114,8 +143,14 @@ def test_defect_spike_in_one_chamber_direction_high():
     spike = runs[(runs["chamber_id"] == bad) & (runs["start"] >= START + pd.Timedelta(days=20))]
     base = runs.sample(frac=0.3, random_state=0)
     rows = pd.concat([base, spike, spike])  # spiked substrates get two extra defects
-    defects = pd.DataFrame({"lot_id": rows["lot_id"], "substrate_id": rows["substrate_id"],
-                            "defect_class": "particle", "x_mm": rng.uniform(0, 700, len(rows))})
+    defects = pd.DataFrame(
+        {
+            "lot_id": rows["lot_id"],
+            "substrate_id": rows["substrate_id"],
+            "defect_class": "particle",
+            "x_mm": rng.uniform(0, 700, len(rows)),
+        }
+    )
     counts = defect_counts(defects, hist, "particle")
     assert len(counts) == hist[["lot_id", "substrate_id"]].drop_duplicates().shape[0]
     report = YieldCommonality().analyze(hist, counts, metric="defect_count", direction="high")
@@ -124,8 +159,12 @@ def test_defect_spike_in_one_chamber_direction_high():
 
 def test_benjamini_hochberg_and_holm_match_hand_values():
     p = np.array([0.04, 0.04, 0.03, 0.2])
-    np.testing.assert_allclose(adjust_pvalues(np.array([0.01, 0.04, 0.03, 0.2]), "bh"), [0.04, 0.16 / 3, 0.16 / 3, 0.2])
-    np.testing.assert_allclose(adjust_pvalues(np.array([0.01, 0.04, 0.03, 0.2]), "holm"), [0.04, 0.09, 0.09, 0.2])
+    np.testing.assert_allclose(
+        adjust_pvalues(np.array([0.01, 0.04, 0.03, 0.2]), "bh"), [0.04, 0.16 / 3, 0.16 / 3, 0.2]
+    )
+    np.testing.assert_allclose(
+        adjust_pvalues(np.array([0.01, 0.04, 0.03, 0.2]), "holm"), [0.04, 0.09, 0.09, 0.2]
+    )
     assert (adjust_pvalues(p, "bh") >= p).all()
     with pytest.raises(CommonalityError, match="unknown multiple-testing correction"):
         adjust_pvalues(p, "bonferroni-ish")
@@ -134,7 +173,9 @@ def test_benjamini_hochberg_and_holm_match_hand_values():
 def test_holm_is_more_conservative_but_still_finds_a_strong_fault():
     _, _, chambers = _fab()
     bad = chambers["S00"][1]
-    hist, y, _ = _fab(faults=[{"step": "S00", "chamber": bad, "start": START + pd.Timedelta(days=3), "drop": 3.0}])
+    hist, y, _ = _fab(
+        faults=[{"step": "S00", "chamber": bad, "start": START + pd.Timedelta(days=3), "drop": 3.0}]
+    )
     bh = YieldCommonality(correction="bh").analyze(hist, y)
     holm = YieldCommonality(correction="holm").analyze(hist, y)
     assert holm.causes[0].chamber_id == bad == bh.causes[0].chamber_id
@@ -148,7 +189,10 @@ def test_excursions_group_out_of_limit_lots_in_time():
     v[80:83] -= 6.0
     lots = pd.DataFrame({"lot_id": [f"L{i}" for i in range(100)], "ts": ts, "yield_pct": v})
     exc = detect_excursions(lots)
-    assert [e.lots for e in exc] == [tuple(f"L{i}" for i in range(40, 45)), tuple(f"L{i}" for i in range(80, 83))]
+    assert [e.lots for e in exc] == [
+        tuple(f"L{i}" for i in range(40, 45)),
+        tuple(f"L{i}" for i in range(80, 83)),
+    ]
     assert all(e.worst_value < e.control_limit < e.center_line for e in exc)
 
 
@@ -202,19 +246,60 @@ def test_causes_for_ranks_by_lots_explained_then_by_time():
     t = datetime(2026, 3, 10, tzinfo=UTC)
 
     def cause(rank, chamber, lots, onset_days):
-        return Cause(rank=rank, kind=CauseKind.STEP_CHAMBER, metric="yield_pct", step_id="S1", chamber_id=chamber,
-                     equipment_id=chamber.split("/")[0], recipe_id=None, work_order_id=None, effect_size=-2.0,
-                     effect_sigma=-1.0, p_value=1e-9, p_adjusted=1e-8, z_score=6.0, n_affected_lots=len(lots),
-                     n_affected_units=len(lots), n_peer_units=100, onset=t + timedelta(days=onset_days),
-                     end=t + timedelta(days=onset_days + 2), tree_importance=0.5, affected_lots=tuple(lots))
+        return Cause(
+            rank=rank,
+            kind=CauseKind.STEP_CHAMBER,
+            metric="yield_pct",
+            step_id="S1",
+            chamber_id=chamber,
+            equipment_id=chamber.split("/")[0],
+            recipe_id=None,
+            work_order_id=None,
+            effect_size=-2.0,
+            effect_sigma=-1.0,
+            p_value=1e-9,
+            p_adjusted=1e-8,
+            z_score=6.0,
+            n_affected_lots=len(lots),
+            n_affected_units=len(lots),
+            n_peer_units=100,
+            onset=t + timedelta(days=onset_days),
+            end=t + timedelta(days=onset_days + 2),
+            tree_importance=0.5,
+            affected_lots=tuple(lots),
+        )
 
-    causes = (cause(1, "ETCH-01/A", ["L1"], 0), cause(2, "ETCH-02/A", ["L2", "L3"], 0),
-              cause(3, "ETCH-03/A", ["L9"], -3), cause(4, "ETCH-04/A", ["L8"], -30))
-    exc = Excursion(excursion_id="E1", metric="yield_pct", direction="low", start=t + timedelta(days=1),
-                    end=t + timedelta(days=2), lots=("L2", "L3", "L1"), control_limit=80.0, center_line=85.0,
-                    sigma=1.5, mean_value=78.0, worst_value=76.0)
-    report = CommonalityReport(metric="yield_pct", unit="substrate", window_start=None, window_end=None, n_lots=10,
-                               n_units=100, n_candidates=10, correction="bh", excursions=(exc,), causes=causes,
-                               seconds=0.1)
+    causes = (
+        cause(1, "ETCH-01/A", ["L1"], 0),
+        cause(2, "ETCH-02/A", ["L2", "L3"], 0),
+        cause(3, "ETCH-03/A", ["L9"], -3),
+        cause(4, "ETCH-04/A", ["L8"], -30),
+    )
+    exc = Excursion(
+        excursion_id="E1",
+        metric="yield_pct",
+        direction="low",
+        start=t + timedelta(days=1),
+        end=t + timedelta(days=2),
+        lots=("L2", "L3", "L1"),
+        control_limit=80.0,
+        center_line=85.0,
+        sigma=1.5,
+        mean_value=78.0,
+        worst_value=76.0,
+    )
+    report = CommonalityReport(
+        metric="yield_pct",
+        unit="substrate",
+        window_start=None,
+        window_end=None,
+        n_lots=10,
+        n_units=100,
+        n_candidates=10,
+        correction="bh",
+        excursions=(exc,),
+        causes=causes,
+        seconds=0.1,
+    )
     # most excursion lots explained first, then causes active in the 5 days before; not the old one
     assert [c.chamber_id for c in report.causes_for(exc)] == ["ETCH-02/A", "ETCH-01/A", "ETCH-03/A"]

@@ -21,11 +21,15 @@ from fabmind.models.process import (
 )
 from fabmind.models.r2r import DoubleEWMAController, EWMAController, run_closed_loop
 
-RECIPE = Recipe(recipe_id="ETCH-T", type_id="DRYETCH-X", parameters=(
-    RecipeParameter(name="rf_w", unit="W", default=800, low=500, high=1200),
-    RecipeParameter(name="pressure", unit="mTorr", default=40, low=20, high=80),
-    RecipeParameter(name="gas", unit="sccm", default=100, low=50, high=200),
-))
+RECIPE = Recipe(
+    recipe_id="ETCH-T",
+    type_id="DRYETCH-X",
+    parameters=(
+        RecipeParameter(name="rf_w", unit="W", default=800, low=500, high=1200),
+        RecipeParameter(name="pressure", unit="mTorr", default=40, low=20, high=80),
+        RecipeParameter(name="gas", unit="sccm", default=100, low=50, high=200),
+    ),
+)
 OPT = np.array([950.0, 32.0, 120.0])
 SCALE = np.array([250.0, 20.0, 60.0])
 DEFAULT = np.array([800.0, 40.0, 100.0])
@@ -33,7 +37,7 @@ DEFAULT = np.array([800.0, 40.0, 100.0])
 
 def _truth(x: np.ndarray) -> np.ndarray:
     z = (x - OPT) / SCALE
-    return 95.0 - 8.0 * (z ** 2).sum(axis=1)
+    return 95.0 - 8.0 * (z**2).sum(axis=1)
 
 
 def _cd(x: np.ndarray) -> np.ndarray:
@@ -72,9 +76,13 @@ def test_recommendation_moves_towards_the_true_optimum_and_gains(surrogate):
 def test_parameter_and_output_constraints_hold(history, surrogate):
     x, _, cd = history
     cd_model = ProcessSurrogate().fit(x, cd)
-    rec = recommend_setpoints(surrogate, RECIPE, constraints=[Constraint("rf_w", high=850.0),
-                                                             Constraint("cd_um", low=2.9, high=3.05)],
-                              outputs={"cd_um": cd_model}, n_trials=60)
+    rec = recommend_setpoints(
+        surrogate,
+        RECIPE,
+        constraints=[Constraint("rf_w", high=850.0), Constraint("cd_um", low=2.9, high=3.05)],
+        outputs={"cd_um": cd_model},
+        n_trials=60,
+    )
     assert rec.setpoints["rf_w"] <= 850.0
     assert 2.9 <= rec.outputs["cd_um"] <= 3.05
     sp = np.array([[rec.setpoints[k] for k in ("rf_w", "pressure", "gas")]])
@@ -91,8 +99,13 @@ def test_infeasible_constraints_raise_with_the_culprit(history, surrogate):
         Constraint("gas")
     cd_model = ProcessSurrogate().fit(x, cd)
     with pytest.raises(InfeasibleConstraints, match="output constraints.*cd_um"):
-        recommend_setpoints(surrogate, RECIPE, constraints=[Constraint("cd_um", low=10.0)],
-                            outputs={"cd_um": cd_model}, n_trials=5)
+        recommend_setpoints(
+            surrogate,
+            RECIPE,
+            constraints=[Constraint("cd_um", low=10.0)],
+            outputs={"cd_um": cd_model},
+            n_trials=5,
+        )
     with pytest.raises(InfeasibleConstraints, match="unknown name 'power'"):
         recommend_setpoints(surrogate, RECIPE, constraints=[Constraint("power", high=1.0)], n_trials=5)
 
@@ -156,8 +169,9 @@ def test_ewma_controller_reduces_variance_on_a_drifting_process():
 
 def test_double_ewma_removes_the_ramp_lag():
     single = run_closed_loop(EWMAController(100.0, 2.0, lam=0.3, u0=40.0), _drifting_plant(drift=0.2), 300)
-    double = run_closed_loop(DoubleEWMAController(100.0, 2.0, lam=0.3, lam2=0.1, u0=40.0),
-                             _drifting_plant(drift=0.2), 300)
+    double = run_closed_loop(
+        DoubleEWMAController(100.0, 2.0, lam=0.3, lam2=0.1, u0=40.0), _drifting_plant(drift=0.2), 300
+    )
     lag_single = abs(single.outputs[200:].mean() - 100.0)
     lag_double = abs(double.outputs[200:].mean() - 100.0)
     assert lag_single > 0.4 and lag_double < 0.5 * lag_single
@@ -201,8 +215,10 @@ def test_store_backed_optimisation_and_cli(demo_store):
     register(app)
     app.command("noop")(lambda: None)
     url = demo_store.engine.url.render_as_string(hide_password=False)
-    ok = CliRunner().invoke(app, ["optimize", "--recipe", "CVD-SIN-GI", "--db", url, "--trials", "15", "--json",
-                                  "-c", "TEMP_C<=352"])
+    ok = CliRunner().invoke(
+        app,
+        ["optimize", "--recipe", "CVD-SIN-GI", "--db", url, "--trials", "15", "--json", "-c", "TEMP_C<=352"],
+    )
     assert ok.exit_code == 0, ok.output
     assert json.loads(ok.output)["setpoints"]["TEMP_C"] <= 352
     bad = CliRunner().invoke(app, ["optimize", "--recipe", "CVD-SIN-GI", "--db", url, "-c", "TEMP_C>=900"])

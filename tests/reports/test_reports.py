@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -15,7 +15,7 @@ from fabmind.reports import render_html, render_markdown, save_report, weasyprin
 
 @pytest.fixture()
 def report() -> Report:
-    t0 = datetime(2026, 1, 5, tzinfo=timezone.utc)
+    t0 = datetime(2026, 1, 5, tzinfo=UTC)
     ev = Evidence("yield report")
     ev.add(ToolResult("R1", "get_yield_trend", {"days": 4}, value={
         "days": [(t0 + timedelta(days=i)).date().isoformat() for i in range(4)], "mean_yield_pct": [91.2, 90.8, 84.1, 79.5]}))
@@ -29,7 +29,7 @@ def report() -> Report:
     sections = [Section("Summary", "Yield fell to 79.5 % [R1]; cause **CVD-01/A** (-2.2 σ) [R2]. Also 55.5 %.",
                         ["yield-trend"]),
                 Section("Root causes", "| cause | σ |\n|---|---|\n| CVD-01/A at step S04 | -2.2 |", ["yield-causes"])]
-    rep = Report("Yield analysis report", datetime.now(timezone.utc), t0, t0 + timedelta(days=4), "builtin",
+    rep = Report("Yield analysis report", datetime.now(UTC), t0, t0 + timedelta(days=4), "builtin",
                  "built-in analyst", sections, figs, ev, check_claims("", ev))
     rep.claims = check_claims(rep.text(), ev)
     rep.sections[0].body = check_claims(rep.sections[0].body, ev).annotate(rep.sections[0].body)

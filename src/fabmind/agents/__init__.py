@@ -38,4 +38,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'fabmind.agents' has no attribute {name!r}")
 
 
-__all__ = sorted(_EXPORTS)
+__all__ = list(_EXPORTS)

@@ -13,8 +13,14 @@ from dataclasses import dataclass
 
 from fabmind.agents.claims import CHAMBER_RE, TOOL_RE
 from fabmind.agents.report import Diagnosis
-from fabmind.agents.results import ChamberHealth, ChamberRanking, DocPassage, FailureModeCandidate, PastIncident
-from fabmind.agents.tools import Evidence, ToolDeps, Toolbox, ToolResult
+from fabmind.agents.results import (
+    ChamberHealth,
+    ChamberRanking,
+    DocPassage,
+    FailureModeCandidate,
+    PastIncident,
+)
+from fabmind.agents.tools import Evidence, Toolbox, ToolDeps, ToolResult
 
 
 @dataclass
@@ -48,7 +54,7 @@ def run_fault_plan(question: str, toolbox: Toolbox, deps: ToolDeps, evidence: Ev
                    hours: float = 12.0) -> tuple[str, list[Diagnosis]]:
     """Gather the evidence with the tools and write the answer from templates."""
     q = parse_question(question, hours)
-    call = lambda name, **kw: toolbox.call(name, kw, deps, evidence)  # noqa: E731
+    call = lambda name, **kw: toolbox.call(name, kw, deps, evidence)
     chamber_id = q.chamber_id
     if q.alarm_id and not chamber_id:
         r = call("explain_alarm", alarm_id=q.alarm_id)
@@ -112,9 +118,10 @@ def _write(first: tuple[ChamberHealth, str], per_chamber: dict[str, tuple], diag
     top = diagnoses[0]
     h, rid, fm_result, modes = per_chamber[top.chamber_id]
     state = "is out of control" if h.abnormal else "is still within its control limits but shows clear deviations"
-    lines = [f"**{h.chamber_id}** ({h.equipment_id}, {h.type_id}) {state}: median MSPC score "
+    lines = [(f"**{h.chamber_id}** ({h.equipment_id}, {h.type_id}) {state}: median MSPC score "
              f"{h.score} (T² {h.t2} vs limit {h.t2_limit}; SPE {h.spe} vs limit {h.spe_limit}) over "
-             f"{h.n_runs} runs since {_fmt_dt(h.window_start)}, compared with {h.n_baseline_runs} earlier runs [{rid}]."]
+             f"{h.n_recipe_runs} runs of recipe {h.recipe_id} since {_fmt_dt(h.window_start)}, compared with "
+             f"{h.n_baseline_runs} earlier normal runs [{rid}].")]
     m0 = next((m for m in modes if m.failure_mode == top.failure_mode), None)
     if m0 is not None:
         cite = f" ({m0.citation})" if m0.citation else ""
@@ -155,4 +162,4 @@ def _no_evidence(what: str, r: ToolResult) -> str:
     return f"The built-in analyst could not assess {what}: {r.error} [{r.result_id}]."
 
 
-__all__ = ["Question", "parse_question", "run_fault_plan", "PastIncident"]
+__all__ = ["PastIncident", "Question", "parse_question", "run_fault_plan"]

@@ -13,18 +13,18 @@ from fabmind.agents.analyst_fault import _fmt_dt
 from fabmind.agents.figures import figure_id
 from fabmind.agents.report import Diagnosis, Section
 from fabmind.agents.results import ChamberHealth, FailureModeCandidate
-from fabmind.agents.tools import Evidence, ToolDeps, Toolbox
+from fabmind.agents.tools import Evidence, Toolbox, ToolDeps
 
 SECTION_TITLES = ("Summary", "Affected products and lots", "Root causes", "Recommended actions", "Open questions")
 MAX_SUSPECTS = 3
 
 
 def run_yield_plan(days: float, toolbox: Toolbox, deps: ToolDeps, evidence: Evidence) -> tuple[list[Section], list[Diagnosis]]:
-    call = lambda name, **kw: toolbox.call(name, kw, deps, evidence)  # noqa: E731
+    call = lambda name, **kw: toolbox.call(name, kw, deps, evidence)
     summ = call("get_yield_summary", days=days)
     exc = call("yield_excursions", days=days)
     com = call("commonality_analysis", days=days, top=5)
-    trend = call("get_yield_trend", days=days)
+    call("get_yield_trend", days=days)  # the daily yield chart
     causes = com.value["causes"] if com.ok else []
     suspects = []  # (cause, health result, fm result, modes, trend result, incident result)
     seen: set[str] = set()
@@ -148,7 +148,7 @@ def _causes(com, suspects) -> str:  # type: ignore[no-untyped-def]
         s = by_chamber.get(c.get("chamber_id"))
         if s is None or s[0] is not c:
             continue
-        _, h, fm, modes, tr, inc = s
+        _, h, fm, modes, _, inc = s
         if not h.ok:
             lines.append(f"   - FDC evidence unavailable: {h.error} [{h.result_id}]")
             continue

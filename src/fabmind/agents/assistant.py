@@ -14,8 +14,9 @@ which mode produced it.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 from fabmind.agents.analyst_fault import run_fault_plan
 from fabmind.agents.claims import check_claims
@@ -28,7 +29,7 @@ from fabmind.agents.prompts import FAULT_ASSISTANT
 from fabmind.agents.proposals import ProposalBook
 from fabmind.agents.report import MODE_BUILTIN, MODE_LLM, Answer, Diagnosis
 from fabmind.agents.results import ChamberHealth, ChamberRanking, FailureModeCandidate
-from fabmind.agents.tools import Evidence, ToolDeps, Toolbox
+from fabmind.agents.tools import Evidence, Toolbox, ToolDeps
 
 _AUTO = object()
 
@@ -71,7 +72,7 @@ class AgentBase:
             from fabmind.agents.fabtools.fdc import data_now
 
             return f"{data_now(deps):%Y-%m-%d %H:%M} UTC"
-        except Exception:  # no store / no runs: the model will find out from the tools
+        except Exception:  # noqa: BLE001  # no store / no runs: the model will find out from the tools
             return "unknown"
 
 

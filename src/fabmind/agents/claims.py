@@ -19,7 +19,6 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from fabmind.agents.tools import Evidence, to_jsonable
@@ -99,9 +98,8 @@ def extract_claims(text: str) -> list[Claim]:
         s = m.group(0).rstrip()
         if kind == "ref":
             continue
-        if kind == "number":
-            if _is_list_marker(text, m.start()) or _is_exempt_integer(s):
-                continue
+        if kind == "number" and (_is_list_marker(text, m.start()) or _is_exempt_integer(s)):
+            continue
         claims.append(Claim(s, kind, m.start(), m.start() + len(s)))
     return claims
 
@@ -248,9 +246,3 @@ def correction_prompt(report: ClaimReport) -> str:
         "or call a tool to get the missing evidence. Do not invent numbers, ids, sensors or dates."
     )
 
-
-def parse_dt(s: str) -> datetime | None:
-    try:
-        return datetime.fromisoformat(s.replace("Z", "+00:00"))
-    except ValueError:
-        return None

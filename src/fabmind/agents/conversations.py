@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 
@@ -30,7 +30,7 @@ class Conversations:
 
     def start(self, user_id: str, agent: str, title: str = "") -> str:
         cid = f"C-{uuid.uuid4().hex[:12]}"
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         row = {"conversation_id": cid, "user_id": user_id, "agent": agent, "title": title[:500],
                "created": now, "updated": now}
         if self.engine is None:
@@ -52,7 +52,7 @@ class Conversations:
 
     def append(self, conversation_id: str, role: str, content: str, mode: str = "",
                meta: dict[str, Any] | None = None) -> None:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         if self.engine is None:
             self._row(conversation_id)
             msgs = self._msgs[conversation_id]

@@ -23,8 +23,9 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 _REFUSAL_RE = re.compile(
     r"^\s*(I'?m sorry|I am sorry|I can(?:no|')t (?:help|assist|do)|I cannot|As an AI|I'?m not able to|"
@@ -102,7 +103,7 @@ class LLMClient:
         )
 
     @classmethod
-    def from_settings(cls, settings: Any, **kwargs: Any) -> "LLMClient | None":
+    def from_settings(cls, settings: Any, **kwargs: Any) -> LLMClient | None:
         """The configured client, or ``None`` when no endpoint is configured (built-in analyst)."""
         if not settings.llm_base_url:
             return None
@@ -152,7 +153,7 @@ class LLMClient:
                                      f"{_short(exc.message)} (model {self.model!r})") from None
             except LLMError:
                 raise
-            except Exception as exc:  # garbage body, wrong JSON shape ...
+            except Exception as exc:  # noqa: BLE001  # garbage body, wrong JSON shape ...
                 raise LLMBadResponse(f"LLM endpoint {self.base_url} returned something that is not a chat "
                                      f"completion ({type(exc).__name__}: {_short(str(exc))})") from None
         assert last is not None

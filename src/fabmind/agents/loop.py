@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from fabmind.agents.claims import ClaimReport, check_claims, correction_prompt
 from fabmind.agents.llm import Completion, LLMClient, LLMError, LLMRefusal, is_refusal
-from fabmind.agents.tools import Evidence, ToolDeps, Toolbox, ToolResult
+from fabmind.agents.tools import Evidence, Toolbox, ToolDeps, ToolResult
 
 FINAL_NUDGE = ("Step limit reached: do not call more tools. Write your final answer now from the tool results "
                "you have, citing them as [R<n>].")
@@ -87,7 +88,7 @@ def run_tool_loop(client: LLMClient, toolbox: Toolbox, deps: ToolDeps, messages:
         steps += 1
         last = steps >= max_steps + (1 if corrected else 0)
         sent = messages + ([{"role": "user", "content": FINAL_NUDGE}] if last else [])
-        started = datetime.now(timezone.utc)
+        started = datetime.now(UTC)
         try:
             comp = client.complete(sent, tools=None if last else schemas, on_text=on_text)
         except LLMError as exc:
@@ -129,4 +130,4 @@ def _log(log: CallLog, agent: str, step: int, client: LLMClient, deps: ToolDeps,
 
 
 def _ms_since(t: datetime) -> float:
-    return (datetime.now(timezone.utc) - t).total_seconds() * 1000
+    return (datetime.now(UTC) - t).total_seconds() * 1000

@@ -13,8 +13,9 @@ area, then runs the action's executor (registered per tool) and records the resu
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -67,7 +68,7 @@ class ProposalBook:
         p = Proposal(
             proposal_id=f"P-{uuid.uuid4().hex[:10]}", tool=spec.name, arguments=_plain(arguments),
             summary=summary, required_role=spec.required_role, area_id=area,
-            created=datetime.now(timezone.utc), created_by=getattr(deps, "user", "system"),
+            created=datetime.now(UTC), created_by=getattr(deps, "user", "system"),
             conversation_id=getattr(deps, "conversation_id", None),
         )
         self._save(p, new=True)
@@ -110,7 +111,7 @@ class ProposalBook:
                 note: str | None = None) -> Proposal:
         """Approve and execute. Raises :class:`ProposalError` if ``role``/``user_area`` may not."""
         p = self._decidable(proposal_id, user, role, user_area)
-        p = p.model_copy(update={"decided_by": user, "decided_at": datetime.now(timezone.utc), "note": note})
+        p = p.model_copy(update={"decided_by": user, "decided_at": datetime.now(UTC), "note": note})
         executor = self.executors.get(p.tool)
         if executor is None:
             p = p.model_copy(update={"status": "approved",
@@ -119,7 +120,7 @@ class ProposalBook:
             try:
                 result = executor(self.store, dict(p.arguments))
                 p = p.model_copy(update={"status": "executed", "result": _plain(result)})
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001  # a failed execution is recorded, not raised
                 p = p.model_copy(update={"status": "failed", "result": {"error": f"{type(exc).__name__}: {exc}"}})
         self._save(p)
         return p
@@ -128,7 +129,7 @@ class ProposalBook:
                note: str | None = None) -> Proposal:
         p = self._decidable(proposal_id, user, role, user_area)
         p = p.model_copy(update={"status": "rejected", "decided_by": user,
-                                 "decided_at": datetime.now(timezone.utc), "note": note})
+                                 "decided_at": datetime.now(UTC), "note": note})
         self._save(p)
         return p
 
@@ -180,7 +181,7 @@ def _execute_work_order(store: Any, args: dict[str, Any]) -> dict[str, Any]:
         equipment_id=args.get("equipment_id") or tool_of(chamber),
         chamber_id=chamber,
         kind=args.get("kind", "cm"),
-        opened=datetime.now(timezone.utc),
+        opened=datetime.now(UTC),
         failure_mode=args.get("failure_mode", ""),
         description=args.get("description", ""),
         action=args.get("action", ""),

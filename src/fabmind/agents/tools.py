@@ -28,10 +28,11 @@ import dataclasses
 import inspect
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import Enum
-from typing import Any, Callable, get_type_hints
+from typing import Any, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
@@ -278,7 +279,7 @@ class Toolbox:
     def names(self) -> list[str]:
         return list(self._tools)
 
-    def subset(self, names: list[str]) -> "Toolbox":
+    def subset(self, names: list[str]) -> Toolbox:
         return Toolbox([self._tools[n] for n in names if n in self._tools])
 
     def schemas(self) -> list[dict[str, Any]]:
@@ -302,7 +303,7 @@ class Toolbox:
             result = ToolResult(rid, name, args, value=value, is_action=spec.action)
         except ToolCallError as exc:
             result = ToolResult(rid, name, args, error=str(exc))
-        except Exception as exc:  # a bug or missing data in a room: report, do not crash the loop
+        except Exception as exc:  # noqa: BLE001  # a bug or missing data in a room: report, do not crash the loop
             result = ToolResult(rid, name, args, error=f"{type(exc).__name__}: {exc}")
         return evidence.add(result)
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import datetime, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from fabmind.agents.analyst_yield import SECTION_TITLES, run_yield_plan
 from fabmind.agents.assistant import AgentBase, diagnoses_from_evidence
@@ -64,7 +65,7 @@ class YieldAgent(AgentBase):
         if rest:  # LLM mode: charts of the evidence it gathered go with the root causes
             target = next((s for s in sections if s.title == "Root causes"), sections[-1])
             target.figures += rest
-        report = Report(title="Yield analysis report", created=datetime.now(timezone.utc), window_start=None,
+        report = Report(title="Yield analysis report", created=datetime.now(UTC), window_start=None,
                         window_end=None, mode=mode, model=model, sections=sections, figures=figures,
                         evidence=evidence, claims=check_claims("", evidence), diagnoses=diagnoses, warnings=warnings)
         _window(report, deps, days)
@@ -98,7 +99,7 @@ def _window(report: Report, deps: Any, days: float) -> None:
 
         end = data_now(deps)
         report.window_start, report.window_end = end - timedelta(days=days), end
-    except Exception:
+    except Exception:  # noqa: BLE001, S110  # no store / no runs: the report shows no window
         pass
 
 

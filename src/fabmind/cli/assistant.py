@@ -141,5 +141,5 @@ class _nullcontext:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, *a: Any) -> None:
+    def __exit__(self, *a: object) -> None:
         return None

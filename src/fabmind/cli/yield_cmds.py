@@ -52,9 +52,15 @@ def analyze_yield(
     store = Store(_db(db))
     try:
         with console.status("analysing route history and yields…"):
-            report = analyze_store(store, _when(start), _when(end), metric=metric, per_substrate=not per_lot,
-                                   defect_class=defect_class or None,
-                                   analyzer=YieldCommonality(correction=correction, max_causes=top))
+            report = analyze_store(
+                store,
+                _when(start),
+                _when(end),
+                metric=metric,
+                per_substrate=not per_lot,
+                defect_class=defect_class or None,
+                analyzer=YieldCommonality(correction=correction, max_causes=top),
+            )
     except CommonalityError as exc:
         console.print(f"[red]cannot analyse:[/red] {exc}")
         raise typer.Exit(2) from None
@@ -63,35 +69,55 @@ def analyze_yield(
     if as_json:
         print(json.dumps(asdict(report), default=str, indent=2))
         return
-    console.print(f"{report.metric}: {report.n_lots:,} lots ({report.n_units:,} {report.unit}s), "
-                  f"{report.window_start:%Y-%m-%d} .. {report.window_end:%Y-%m-%d}; {report.n_candidates} "
-                  f"candidates tested, {report.correction.upper()} correction, {report.seconds:.2f} s")
+    console.print(
+        f"{report.metric}: {report.n_lots:,} lots ({report.n_units:,} {report.unit}s), "
+        f"{report.window_start:%Y-%m-%d} .. {report.window_end:%Y-%m-%d}; {report.n_candidates} "
+        f"candidates tested, {report.correction.upper()} correction, {report.seconds:.2f} s"
+    )
     exc_table = Table(title="excursions (lots beyond the control limit)")
     for col in ("id", "start", "end", "lots", "mean", "worst", "limit", "top cause"):
         exc_table.add_column(col)
     for e in report.excursions:
         causes = report.causes_for(e, 1)
-        exc_table.add_row(e.excursion_id, f"{e.start:%m-%d %H:%M}", f"{e.end:%m-%d %H:%M}", str(e.n_lots),
-                          f"{e.mean_value:.2f}", f"{e.worst_value:.2f}", f"{e.control_limit:.2f}",
-                          causes[0].label() if causes else "-")
+        exc_table.add_row(
+            e.excursion_id,
+            f"{e.start:%m-%d %H:%M}",
+            f"{e.end:%m-%d %H:%M}",
+            str(e.n_lots),
+            f"{e.mean_value:.2f}",
+            f"{e.worst_value:.2f}",
+            f"{e.control_limit:.2f}",
+            causes[0].label() if causes else "-",
+        )
     console.print(exc_table)
     cause_table = Table(title="ranked causes")
     for col in ("#", "kind", "cause", "effect", "effect σ", "p (adj.)", "lots", "onset", "end", "tree imp."):
         cause_table.add_column(col)
     for c in report.causes[:top]:
-        cause_table.add_row(str(c.rank), c.kind.value, c.label(), f"{c.effect_size:+.2f}", f"{c.effect_sigma:+.2f}",
-                            f"{c.p_adjusted:.1e}", str(c.n_affected_lots),
-                            f"{c.onset:%m-%d %H:%M}" if c.onset else "-", f"{c.end:%m-%d %H:%M}" if c.end else "-",
-                            f"{c.tree_importance:.2f}")
+        cause_table.add_row(
+            str(c.rank),
+            c.kind.value,
+            c.label(),
+            f"{c.effect_size:+.2f}",
+            f"{c.effect_sigma:+.2f}",
+            f"{c.p_adjusted:.1e}",
+            str(c.n_affected_lots),
+            f"{c.onset:%m-%d %H:%M}" if c.onset else "-",
+            f"{c.end:%m-%d %H:%M}" if c.end else "-",
+            f"{c.tree_importance:.2f}",
+        )
     console.print(cause_table)
 
 
 def optimize(
     recipe: str = typer.Option(..., "--recipe", help="recipe id, e.g. CVD-SIN-GI"),
-    target: str = typer.Option("yield_pct", help="output to optimise: yield_pct or a measurement (thickness_nm, cd_um …)"),
+    target: str = typer.Option(
+        "yield_pct", help="output to optimise: yield_pct or a measurement (thickness_nm, cd_um …)"
+    ),
     objective: str = typer.Option("maximize", help="maximize, minimize, or a number to hit"),
     constraint: list[str] | None = typer.Option(  # noqa: B008 (typer's declaration style)
-        None, "--constraint", "-c", help="NAME<=V, NAME>=V or NAME=LO..HI (repeatable)"),
+        None, "--constraint", "-c", help="NAME<=V, NAME>=V or NAME=LO..HI (repeatable)"
+    ),
     pm_age_days: float = typer.Option(0.0, help="chamber state: days since the last PM"),
     db: str = typer.Option("", "--db", help="database URL (default: FABMIND_DB_URL or the demo SQLite file)"),
     trials: int = typer.Option(120, help="optuna trials"),
@@ -113,9 +139,17 @@ def optimize(
     store = Store(_db(db))
     try:
         with console.status(f"fitting the {target} surrogate of {recipe} and searching setpoints…"):
-            rec, surrogate = optimize_recipe(store, recipe, target=target, objective=obj, constraints=constraints,
-                                             context={"pm_age_days": pm_age_days}, kind=model, n_trials=trials,
-                                             seed=seed)
+            rec, surrogate = optimize_recipe(
+                store,
+                recipe,
+                target=target,
+                objective=obj,
+                constraints=constraints,
+                context={"pm_age_days": pm_age_days},
+                kind=model,
+                n_trials=trials,
+                seed=seed,
+            )
     except ModelError as exc:
         console.print(f"[red]cannot optimise:[/red] {exc}")
         raise typer.Exit(2) from None
@@ -124,15 +158,19 @@ def optimize(
     if as_json:
         print(json.dumps(asdict(rec), default=str, indent=2))
         return
-    console.print(f"{recipe}: {target} {rec.objective}; surrogate fitted on {surrogate.metadata.n_train} lot steps "
-                  f"(train RMSE {surrogate.train_rmse_:.3f})")
+    console.print(
+        f"{recipe}: {target} {rec.objective}; surrogate fitted on {surrogate.metadata.n_train} lot steps "
+        f"(train RMSE {surrogate.train_rmse_:.3f})"
+    )
     table = Table(title="recommended setpoints (moving one parameter at a time from the default)")
     for col in ("parameter", "default", "recommended", f"effect on {target}"):
         table.add_column(col)
     for e in rec.effects:
         table.add_row(e.feature, f"{e.expected:.4g}", f"{e.value:.4g}", f"{e.contribution:+.3f}")
     console.print(table)
-    console.print(f"predicted {target}: {rec.predicted:.3f} ± {rec.predicted_std:.3f} (default {rec.predicted_default:.3f}); "
-                  f"gain {rec.gain:+.3f} ± {rec.gain_std:.3f}, P(gain > 0) = {rec.gain_probability:.2f}")
+    console.print(
+        f"predicted {target}: {rec.predicted:.3f} ± {rec.predicted_std:.3f} (default {rec.predicted_default:.3f}); "
+        f"gain {rec.gain:+.3f} ± {rec.gain_std:.3f}, P(gain > 0) = {rec.gain_probability:.2f}"
+    )
     for name, v in rec.outputs.items():
         console.print(f"predicted {name}: {v:.4g}")

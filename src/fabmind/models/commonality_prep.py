@@ -59,11 +59,14 @@ def _time_column(df: pd.DataFrame) -> str:
     for c in _TIME_COLUMNS:
         if c in df.columns:
             return c
-    raise CommonalityError(f"lot history has no run time column (one of {_TIME_COLUMNS}); it has {list(df.columns)}")
+    raise CommonalityError(
+        f"lot history has no run time column (one of {_TIME_COLUMNS}); it has {list(df.columns)}"
+    )
 
 
-def prepare_units(lot_history: pd.DataFrame, yields: pd.DataFrame, metric: str = "yield_pct",
-                  bin_hours: float = 24.0) -> Units:
+def prepare_units(
+    lot_history: pd.DataFrame, yields: pd.DataFrame, metric: str = "yield_pct", bin_hours: float = 24.0
+) -> Units:
     if lot_history is None or len(lot_history) == 0:
         raise CommonalityError("no route history: lot_history is empty (which lots ran where is needed)")
     if yields is None or len(yields) == 0:
@@ -71,8 +74,13 @@ def prepare_units(lot_history: pd.DataFrame, yields: pd.DataFrame, metric: str =
     _require(lot_history, ("lot_id", "step_id", "chamber_id"), "lot history")
     _require(yields, ("lot_id", metric), "yields")
     tcol = _time_column(lot_history)
-    hist = lot_history[[c for c in ("lot_id", "substrate_id", "step_id", "chamber_id", "recipe_id", tcol)
-                        if c in lot_history.columns]].rename(columns={tcol: "t"})
+    hist = lot_history[
+        [
+            c
+            for c in ("lot_id", "substrate_id", "step_id", "chamber_id", "recipe_id", tcol)
+            if c in lot_history.columns
+        ]
+    ].rename(columns={tcol: "t"})
     if "recipe_id" not in hist:
         hist = hist.assign(recipe_id="")
     hist = hist.assign(t=pd.to_datetime(hist["t"], utc=True).dt.tz_localize(None))
@@ -81,12 +89,17 @@ def prepare_units(lot_history: pd.DataFrame, yields: pd.DataFrame, metric: str =
         y["ts"] = pd.NaT
     y["ts"] = pd.to_datetime(y["ts"], utc=True).dt.tz_localize(None)
     y = y[np.isfinite(pd.to_numeric(y[metric], errors="coerce"))]
-    per_substrate = ("substrate_id" in y and "substrate_id" in hist
-                     and (y["substrate_id"].fillna("").astype(str) != "").all())
+    per_substrate = (
+        "substrate_id" in y
+        and "substrate_id" in hist
+        and (y["substrate_id"].fillna("").astype(str) != "").all()
+    )
 
     if per_substrate:
         rows = hist.drop_duplicates(["lot_id", "substrate_id", "step_id"], keep="last")
-        y_key, row_key = _joint_codes([y["lot_id"], y["substrate_id"]], [rows["lot_id"], rows["substrate_id"]])
+        y_key, row_key = _joint_codes(
+            [y["lot_id"], y["substrate_id"]], [rows["lot_id"], rows["substrate_id"]]
+        )
         unit_name = "substrate"
     else:
         if "substrate_id" in y:
@@ -94,8 +107,11 @@ def prepare_units(lot_history: pd.DataFrame, yields: pd.DataFrame, metric: str =
             y = y[lot_rows] if lot_rows.any() else y
         y = y.groupby("lot_id", as_index=False).agg(**{metric: (metric, "mean"), "ts": ("ts", "max")})
         # a lot split over chambers counts for the chamber that ran most of it
-        size = hist.groupby(["lot_id", "step_id", "chamber_id", "recipe_id"], sort=False, observed=True) \
-            .agg(n=("t", "size"), t=("t", "min")).reset_index()
+        size = (
+            hist.groupby(["lot_id", "step_id", "chamber_id", "recipe_id"], sort=False, observed=True)
+            .agg(n=("t", "size"), t=("t", "min"))
+            .reset_index()
+        )
         rows = size.sort_values("n", ascending=False, kind="stable").drop_duplicates(["lot_id", "step_id"])
         y_key, row_key = _joint_codes([y["lot_id"]], [rows["lot_id"]])
         unit_name = "lot"
@@ -106,8 +122,10 @@ def prepare_units(lot_history: pd.DataFrame, yields: pd.DataFrame, metric: str =
     rows, row_key = rows[has_y], row_key[has_y]
     if rows.empty:
         sample = list(y["lot_id"].astype(str).head(3))
-        raise CommonalityError(f"no route history for any lot with a {metric} value (e.g. {sample}); "
-                               "check that lot_history and yields cover the same lots and window")
+        raise CommonalityError(
+            f"no route history for any lot with a {metric} value (e.g. {sample}); "
+            "check that lot_history and yields cover the same lots and window"
+        )
     has_rows = np.isin(y_key, row_key)
     y, y_key = y[has_rows], y_key[has_rows]
     unit_index = pd.Index(y_key)
@@ -142,7 +160,7 @@ def prepare_units(lot_history: pd.DataFrame, yields: pd.DataFrame, metric: str =
     order = np.lexsort((t, step_code))
     bounds = np.searchsorted(step_code[order], np.arange(n_steps + 1))
     for s in range(n_steps):
-        r = order[bounds[s]: bounds[s + 1]]
+        r = order[bounds[s] : bounds[s + 1]]
         step_rows_sorted.append(r)
         step_t_sorted.append(t[r])
         res = resid[r]
@@ -150,21 +168,41 @@ def prepare_units(lot_history: pd.DataFrame, yields: pd.DataFrame, metric: str =
         step_sigma[s] = mad or (np.std(res) if len(res) > 1 else 0.0) or 1e-9
 
     by_time = np.argsort(t, kind="stable")
-    lot_metric = (pd.DataFrame({"lot_id": lot_index[lot_of_unit], "v": unit_value, "ts": y["ts"].to_numpy()})
-                  .groupby("lot_id", as_index=False).agg(**{metric: ("v", "mean"), "ts": ("ts", "max")}))
+    lot_metric = (
+        pd.DataFrame({"lot_id": lot_index[lot_of_unit], "v": unit_value, "ts": y["ts"].to_numpy()})
+        .groupby("lot_id", as_index=False)
+        .agg(**{metric: ("v", "mean"), "ts": ("ts", "max")})
+    )
     if lot_metric["ts"].isna().any():  # no metric timestamp: use the lot's last run
         last = rows.assign(lot=lot_index[lot_of_unit[unit_of_row]]).groupby("lot")["t"].max()
         lot_metric["ts"] = lot_metric["ts"].fillna(lot_metric["lot_id"].map(last))
     return Units(
-        unit=unit_name, n_units=len(unit_index), n_lots=len(lot_index), lot_ids=np.asarray(lot_index, dtype=object),
-        lot_of_unit=lot_of_unit, unit_value=unit_value, unit_contrast=unit_contrast, step_code=step_code.astype(np.int64),
-        chamber_code=chamber_code.astype(np.int64), recipe_code=recipe_code.astype(np.int64), t=t, value=value,
-        resid=resid, unit_of_row=unit_of_row.astype(np.int64), steps=[str(s) for s in steps],
-        chambers=[str(c) for c in chambers], recipes=[str(r) for r in recipes], step_sigma=step_sigma,
-        step_rows_sorted=step_rows_sorted, step_t_sorted=step_t_sorted, all_rows_sorted=by_time,
-        all_t_sorted=t[by_time], lot_metric=lot_metric,
+        unit=unit_name,
+        n_units=len(unit_index),
+        n_lots=len(lot_index),
+        lot_ids=np.asarray(lot_index, dtype=object),
+        lot_of_unit=lot_of_unit,
+        unit_value=unit_value,
+        unit_contrast=unit_contrast,
+        step_code=step_code.astype(np.int64),
+        chamber_code=chamber_code.astype(np.int64),
+        recipe_code=recipe_code.astype(np.int64),
+        t=t,
+        value=value,
+        resid=resid,
+        unit_of_row=unit_of_row.astype(np.int64),
+        steps=[str(s) for s in steps],
+        chambers=[str(c) for c in chambers],
+        recipes=[str(r) for r in recipes],
+        step_sigma=step_sigma,
+        step_rows_sorted=step_rows_sorted,
+        step_t_sorted=step_t_sorted,
+        all_rows_sorted=by_time,
+        all_t_sorted=t[by_time],
+        lot_metric=lot_metric,
         t_min=pd.Timestamp(t.min()).floor("us").tz_localize("UTC").to_pydatetime() if len(t) else None,
-        t_max=pd.Timestamp(t.max()).floor("us").tz_localize("UTC").to_pydatetime() if len(t) else None)
+        t_max=pd.Timestamp(t.max()).floor("us").tz_localize("UTC").to_pydatetime() if len(t) else None,
+    )
 
 
 def _joint_codes(left: list[pd.Series], right: list[pd.Series]) -> tuple[np.ndarray, np.ndarray]:
@@ -180,13 +218,18 @@ def _joint_codes(left: list[pd.Series], right: list[pd.Series]) -> tuple[np.ndar
     return key_left, key_right
 
 
-def defect_counts(defects: pd.DataFrame, lot_history: pd.DataFrame, defect_class: str | None = None) -> pd.DataFrame:
+def defect_counts(
+    defects: pd.DataFrame, lot_history: pd.DataFrame, defect_class: str | None = None
+) -> pd.DataFrame:
     """Defects per substrate (zeros included) as a metric table for ``analyze(..., metric='defect_count',
     direction='high')``: columns lot_id, substrate_id, ts (the substrate's last run), defect_count."""
     _require(lot_history, ("lot_id", "substrate_id"), "lot history")
     tcol = _time_column(lot_history)
-    subs = (lot_history.groupby(["lot_id", "substrate_id"], as_index=False)[tcol].max()
-            .rename(columns={tcol: "ts"}))
+    subs = (
+        lot_history.groupby(["lot_id", "substrate_id"], as_index=False)[tcol]
+        .max()
+        .rename(columns={tcol: "ts"})
+    )
     d = defects if defect_class is None else defects[defects["defect_class"] == defect_class]
     if len(d):
         _require(d, ("lot_id", "substrate_id"), "defects")

@@ -32,8 +32,14 @@ def adjust_pvalues(p: np.ndarray, method: str = "bh") -> np.ndarray:
     return out
 
 
-def detect_excursions(lot_metric: pd.DataFrame, metric: str = "yield_pct", direction: str = "low",
-                      k_sigma: float = 3.0, gap_hours: float = 24.0, min_lots: int = 2) -> list[Excursion]:
+def detect_excursions(
+    lot_metric: pd.DataFrame,
+    metric: str = "yield_pct",
+    direction: str = "low",
+    k_sigma: float = 3.0,
+    gap_hours: float = 24.0,
+    min_lots: int = 2,
+) -> list[Excursion]:
     """Lots beyond ``median -/+ k_sigma x robust sigma`` grouped into episodes (gap <= ``gap_hours``).
 
     ``lot_metric`` has columns ``lot_id``, ``ts`` and ``metric`` (one row per lot).
@@ -56,11 +62,21 @@ def detect_excursions(lot_metric: pd.DataFrame, metric: str = "yield_pct", direc
         if len(grp) < min_lots:
             continue
         vals = grp[metric].to_numpy(dtype=float)
-        excursions.append(Excursion(
-            excursion_id=f"EXC-{metric.replace(':', '-')}-{len(excursions) + 1:03d}", metric=metric,
-            direction=direction, start=utc_datetime(grp["ts"].min()), end=utc_datetime(grp["ts"].max()),
-            lots=tuple(grp["lot_id"].astype(str)), control_limit=limit, center_line=center, sigma=sigma,
-            mean_value=float(vals.mean()), worst_value=float(vals.min() if direction == "low" else vals.max())))
+        excursions.append(
+            Excursion(
+                excursion_id=f"EXC-{metric.replace(':', '-')}-{len(excursions) + 1:03d}",
+                metric=metric,
+                direction=direction,
+                start=utc_datetime(grp["ts"].min()),
+                end=utc_datetime(grp["ts"].max()),
+                lots=tuple(grp["lot_id"].astype(str)),
+                control_limit=limit,
+                center_line=center,
+                sigma=sigma,
+                mean_value=float(vals.mean()),
+                worst_value=float(vals.min() if direction == "low" else vals.max()),
+            )
+        )
     return excursions
 
 
@@ -96,13 +112,11 @@ def mwu_z_less(x: np.ndarray, y: np.ndarray) -> float:
     u1 = ranks[:n1].sum() - n1 * (n1 + 1) / 2.0
     n = n1 + n2
     _, counts = np.unique(ranks, return_counts=True)
-    tie = (counts ** 3 - counts).sum() / (n * (n - 1)) if n > 1 else 0.0
+    tie = (counts**3 - counts).sum() / (n * (n - 1)) if n > 1 else 0.0
     var = n1 * n2 / 12.0 * ((n + 1) - tie)
     if var <= 0:
         return 0.0
     return float((n1 * n2 / 2.0 - u1 - 0.5) / np.sqrt(var))
-
-
 
 
 def utc_datetime(t: object) -> datetime:

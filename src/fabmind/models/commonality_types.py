@@ -54,8 +54,13 @@ class Cause:
     relative to each glass's lot-mates. Negative means lower yield. ``p_value`` is the larger of
     the one-sided Mann-Whitney p-value and the scan-statistic p-value of finding so strong a
     stretch anywhere in the chamber's series (the onset is chosen on the same data);
-    ``p_adjusted`` is the Benjamini-Hochberg (or Holm) correction over all candidates tested. ``tree_importance`` is the candidate's share of a gradient-boosted
-    model's gain when all top candidates compete to explain the metric (0..1).
+    ``p_adjusted`` is the Benjamini-Hochberg (or Holm) correction over all candidates tested.
+    ``tree_importance`` is the candidate's share of a gradient-boosted model's gain when all
+    accepted candidates compete to explain the metric (0..1).
+
+    Ranking: chamber / step x chamber / recipe causes by ``z_score`` (evidence after the
+    higher-ranked causes' units were removed); a PM-event cause sits right after the chamber
+    cause it explains; a time-window cause (what the others leave unexplained) comes last.
     """
 
     rank: int
@@ -120,7 +125,12 @@ class CommonalityReport:
             hit = len(lots.intersection(c.affected_lots))
             if hit:
                 by_lots.append((-hit, c.rank, c))
-            elif c.onset is not None and c.end is not None and c.onset <= excursion.end and c.end >= excursion.start - lead:
+            elif (
+                c.onset is not None
+                and c.end is not None
+                and c.onset <= excursion.end
+                and c.end >= excursion.start - lead
+            ):
                 by_time.append((0, c.rank, c))
         by_lots.sort(key=lambda s: (s[0], s[1]))
         by_time.sort(key=lambda s: s[1])

@@ -59,8 +59,10 @@ class _Grid:
         r = np.hypot(u, v) if kind == "wafer" else np.maximum(np.abs(u), np.abs(v))
         self.mask, self.n_mask = mask, int(mask.sum())
         idx = np.nonzero(mask)[0]
-        rank = np.empty(self.n_mask)
-        rank[np.argsort(r[idx], kind="stable")] = (np.arange(self.n_mask) + 0.5) / self.n_mask
+        from scipy.stats import rankdata
+
+        # bins at the same radius share their (average) rank, so a turned map falls in the same bands
+        rank = (rankdata(np.round(r[idx], 9), method="average") - 0.5) / self.n_mask
         self.idx, self.u, self.v, self.rr = idx, u[idx], v[idx], rank  # rr: area-ranked radius in (0, 1)
         band = np.minimum((rank * N_BANDS).astype(int), N_BANDS - 1)
         self.band = np.eye(N_BANDS)[band]  # [bins_on_substrate, band]

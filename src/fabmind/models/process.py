@@ -1,16 +1,17 @@
 """Process optimisation: a surrogate of the recipe's response, searched for better setpoints.
 
 :class:`ProcessSurrogate` learns ``recipe parameters (+ chamber state) -> output`` (yield, CD,
-thickness) from past runs, with an uncertainty: a Gaussian process (default; smooth, honest
-about where it has no data) or, by default, a response surface with Bayesian ridge (the fab's
-classic DOE/RSM model; linear + squared terms, or the full quadratic with interactions). :func:`recommend_setpoints` searches it with optuna inside the recipe's
-limits and the engineer's constraints and returns a typed :class:`Recommendation`.
+thickness) from past runs, with an uncertainty: by default a response surface with Bayesian
+ridge (the fab's classic DOE/RSM model: linear + squared terms, or the full quadratic with
+interactions), or a Gaussian process (smooth, honest about where it has no data).
+:func:`recommend_setpoints` searches it with optuna inside the recipe's limits, the data's range
+and the engineer's constraints and returns a typed :class:`Recommendation`.
 
 Example::
 
-    >>> surrogate = ProcessSurrogate().fit(runs[["rf_w", "pressure_mtorr"]], runs["yield_pct"])  # doctest: +SKIP
+    >>> surrogate = ProcessSurrogate().fit(X[["rf_w", "pressure_mtorr"]], y)  # doctest: +SKIP
     >>> rec = recommend_setpoints(surrogate, recipe, constraints=[Constraint("rf_w", high=900)])  # doctest: +SKIP
-    >>> rec.setpoints, rec.gain, rec.gain_std                                                     # doctest: +SKIP
+    >>> rec.setpoints, rec.gain, rec.gain_std  # doctest: +SKIP
     ({'rf_w': 874.2, 'pressure_mtorr': 41.0}, 2.31, 0.42)
 """
 
@@ -58,7 +59,9 @@ class Constraint:
         if self.low is None and self.high is None:
             raise InfeasibleConstraints(f"constraint on {self.name!r} gives neither a low nor a high bound")
         if self.low is not None and self.high is not None and self.low > self.high:
-            raise InfeasibleConstraints(f"constraint on {self.name!r} cannot hold: low {self.low} > high {self.high}")
+            raise InfeasibleConstraints(
+                f"constraint on {self.name!r} cannot hold: low {self.low} > high {self.high}"
+            )
 
 
 @dataclass(frozen=True)
@@ -129,24 +132,29 @@ class ProcessSurrogate(SmallModel):
                 keep = rng.choice(len(xs), self.max_train, replace=False)
                 xs, ys = xs[keep], ys[keep]
             d = xs.shape[1]
-            kernel = ConstantKernel(1.0, (1e-2, 1e2)) * RBF(np.ones(d), (5e-2, 1e2)) + WhiteKernel(0.1, (1e-5, 1.0))
-            self.model_ = GaussianProcessRegressor(kernel, normalize_y=False, n_restarts_optimizer=0,
-                                                   random_state=self.seed).fit(xs, ys)
+            kernel = ConstantKernel(1.0, (1e-2, 1e2)) * RBF(np.ones(d), (5e-2, 1e2)) + WhiteKernel(
+                0.1, (1e-5, 1.0)
+            )
+            self.model_ = GaussianProcessRegressor(
+                kernel, normalize_y=False, n_restarts_optimizer=0, random_state=self.seed
+            ).fit(xs, ys)
         elif self.kind in ("quadratic", "diagonal"):
             from sklearn.linear_model import BayesianRidge
 
             self.model_ = BayesianRidge().fit(self._phi(xs), ys)
         else:
-            raise ModelError(f"ProcessSurrogate: unknown kind {self.kind!r}; use 'quadratic', 'diagonal' or 'gp'")
+            raise ModelError(
+                f"ProcessSurrogate: unknown kind {self.kind!r}; use 'quadratic', 'diagonal' or 'gp'"
+            )
         # the region the data cover: the search stays inside it (a surrogate is not to be trusted outside)
         self.support_ = np.quantile(x, [0.01, 0.99], axis=0)
         resid = yv - self._mean_cov(X.to_numpy(dtype=float), cov=False)[0]
-        self.train_rmse_ = float(np.sqrt(np.mean(resid ** 2)))
+        self.train_rmse_ = float(np.sqrt(np.mean(resid**2)))
 
     def _phi(self, xs: np.ndarray) -> np.ndarray:
         """Response-surface terms of standardised inputs: linear + squares (+ interactions if 'quadratic')."""
         if self.kind == "diagonal":
-            return np.hstack([xs, xs ** 2])
+            return np.hstack([xs, xs**2])
         i, j = np.triu_indices(xs.shape[1])
         return np.hstack([xs, xs[:, i] * xs[:, j]])
 
@@ -162,7 +170,7 @@ class ProcessSurrogate(SmallModel):
             m = self.model_.predict(phi)
             c = phi @ self.model_.sigma_ @ phi.T if cov else None
         m = m * self.y_scale_ + self.y_mean_
-        return m, (None if c is None else c * self.y_scale_ ** 2)
+        return m, (None if c is None else c * self.y_scale_**2)
 
     def _score(self, X: pd.DataFrame) -> np.ndarray:
         return self._mean_cov(X.to_numpy(dtype=float), cov=False)[0]
@@ -178,7 +186,7 @@ class ProcessSurrogate(SmallModel):
         if self.kind == "gp":
             m, s = self.model_.predict(xs, return_std=True)
             noise = float(self.model_.kernel_.k2.noise_level)  # predict's std includes the white noise
-            s = np.sqrt(np.maximum(s ** 2 - noise, 0.0))
+            s = np.sqrt(np.maximum(s**2 - noise, 0.0))
         else:
             phi = self._phi(xs)
             m = self.model_.predict(phi)
@@ -190,7 +198,7 @@ class ProcessSurrogate(SmallModel):
         df = self._validate(X, fitting=False)
         m, c = self._mean_cov(df.to_numpy(dtype=float), cov=True)
         if self.kind == "gp":
-            c = c - np.eye(len(m)) * float(self.model_.kernel_.k2.noise_level) * self.y_scale_ ** 2
+            c = c - np.eye(len(m)) * float(self.model_.kernel_.k2.noise_level) * self.y_scale_**2
         return m, c
 
     def explain(self, X: Any) -> list[Explanation]:
@@ -200,12 +208,19 @@ class ProcessSurrogate(SmallModel):
         out = []
         base = self._score(df)
         for r in range(len(x)):
-            probe = np.repeat(x[r: r + 1], x.shape[1], axis=0)
+            probe = np.repeat(x[r : r + 1], x.shape[1], axis=0)
             probe[np.arange(x.shape[1]), np.arange(x.shape[1])] = self.x_mean_
             eff = base[r] - self._mean_cov(probe, cov=False)[0]
-            contribs = [FeatureContribution(feature=str(f), contribution=float(e), value=float(v), expected=float(mu),
-                                            deviation_sigma=float((v - mu) / s))
-                        for f, e, v, mu, s in zip(self.feature_names_in_, eff, x[r], self.x_mean_, self.x_scale_)]
+            contribs = [
+                FeatureContribution(
+                    feature=str(f),
+                    contribution=float(e),
+                    value=float(v),
+                    expected=float(mu),
+                    deviation_sigma=float((v - mu) / s),
+                )
+                for f, e, v, mu, s in zip(self.feature_names_in_, eff, x[r], self.x_mean_, self.x_scale_)
+            ]
             contribs.sort(key=lambda c: -abs(c.contribution))
             out.append(Explanation(row=r, output=float(base[r]), contributions=tuple(contribs)))
         return out
@@ -222,12 +237,16 @@ def recipe_limits(recipe: Recipe | Mapping[str, Any]) -> dict[str, tuple[float, 
     else:
         items, rid = dict(recipe), "(given limits)"
     if not items:
-        raise RecipeLimitsError(f"recipe {rid} defines no parameters with limits; nothing can be optimised safely")
+        raise RecipeLimitsError(
+            f"recipe {rid} defines no parameters with limits; nothing can be optimised safely"
+        )
     out = {}
     for name, lim in items.items():
         lo, hi, default = (list(lim) + [None, None, None])[:3]
         if lo is None or hi is None or not (math.isfinite(lo) and math.isfinite(hi)):
-            raise RecipeLimitsError(f"recipe {rid}: parameter {name!r} has no finite limits (low={lo}, high={hi})")
+            raise RecipeLimitsError(
+                f"recipe {rid}: parameter {name!r} has no finite limits (low={lo}, high={hi})"
+            )
         if lo > hi:
             raise RecipeLimitsError(f"recipe {rid}: parameter {name!r} has low {lo} above high {hi}")
         default = (lo + hi) / 2.0 if default is None else float(default)
@@ -235,11 +254,20 @@ def recipe_limits(recipe: Recipe | Mapping[str, Any]) -> dict[str, tuple[float, 
     return out
 
 
-def recommend_setpoints(surrogate: ProcessSurrogate, recipe: Recipe | Mapping[str, Any], *,
-                        target: str = "yield_pct", objective: str | float = "maximize",
-                        constraints: Sequence[Constraint] = (), context: Mapping[str, float] | None = None,
-                        outputs: Mapping[str, ProcessSurrogate] | None = None, risk: float = 1.0,
-                        n_trials: int = 120, seed: int = 0, trust_region: bool = True) -> Recommendation:
+def recommend_setpoints(
+    surrogate: ProcessSurrogate,
+    recipe: Recipe | Mapping[str, Any],
+    *,
+    target: str = "yield_pct",
+    objective: str | float = "maximize",
+    constraints: Sequence[Constraint] = (),
+    context: Mapping[str, float] | None = None,
+    outputs: Mapping[str, ProcessSurrogate] | None = None,
+    risk: float = 1.0,
+    n_trials: int = 120,
+    seed: int = 0,
+    trust_region: bool = True,
+) -> Recommendation:
     """Search the surrogate for the best setpoints inside the recipe's limits and the constraints.
 
     ``objective``: 'maximize', 'minimize' or a number (hit that target value). The search
@@ -250,6 +278,16 @@ def recommend_setpoints(surrogate: ProcessSurrogate, recipe: Recipe | Mapping[st
     """
     from fabmind.models.process_search import search
 
-    return search(surrogate, recipe, target=target, objective=objective, constraints=constraints,
-                  context=context, outputs=outputs, risk=risk, n_trials=n_trials, seed=seed,
-                  trust_region=trust_region)
+    return search(
+        surrogate,
+        recipe,
+        target=target,
+        objective=objective,
+        constraints=constraints,
+        context=context,
+        outputs=outputs,
+        risk=risk,
+        n_trials=n_trials,
+        seed=seed,
+        trust_region=trust_region,
+    )

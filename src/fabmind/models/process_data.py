@@ -25,8 +25,14 @@ from fabmind.models.process import (
 PM_AGE = "pm_age_days"
 
 
-def process_frame(runs: pd.DataFrame, outcomes: pd.DataFrame, recipe_id: str, target: str,
-                  work_orders: pd.DataFrame | None = None, per_lot: bool = True) -> tuple[pd.DataFrame, pd.Series]:
+def process_frame(
+    runs: pd.DataFrame,
+    outcomes: pd.DataFrame,
+    recipe_id: str,
+    target: str,
+    work_orders: pd.DataFrame | None = None,
+    per_lot: bool = True,
+) -> tuple[pd.DataFrame, pd.Series]:
     """``(X, y)`` for one recipe: setpoints (+ ``pm_age_days``) of its runs and the measured ``target``.
 
     ``runs``: ``Store.runs()`` (``setpoints`` holds a dict per run). ``outcomes``: per-substrate
@@ -51,29 +57,51 @@ def process_frame(runs: pd.DataFrame, outcomes: pd.DataFrame, recipe_id: str, ta
     out = outcomes[keys + [target]].dropna().drop_duplicates(keys, keep="last")
     frame = frame.merge(out, on=keys, how="inner")
     if frame["lot_id"].nunique() < 10:
-        raise ModelError(f"only {frame['lot_id'].nunique()} lots ran recipe {recipe_id!r} with a measured {target!r}; "
-                         "need >= 10")
+        raise ModelError(
+            f"only {frame['lot_id'].nunique()} lots ran recipe {recipe_id!r} with a measured {target!r}; "
+            "need >= 10"
+        )
     features = list(sp.columns)
     if work_orders is not None and len(work_orders) and "chamber_id" in work_orders:
         pm = work_orders[(work_orders["kind"].astype(str) == "pm") & work_orders["chamber_id"].notna()]
         if len(pm):
             done = pd.to_datetime(pm["closed"].fillna(pm["opened"]), utc=True)
-            pm = pd.DataFrame({"chamber_id": pm["chamber_id"].astype(str), "pm_done": done}).sort_values("pm_done")
+            pm = pd.DataFrame({"chamber_id": pm["chamber_id"].astype(str), "pm_done": done}).sort_values(
+                "pm_done"
+            )
             frame["start"] = pd.to_datetime(frame["start"], utc=True)
-            frame = pd.merge_asof(frame.sort_values("start"), pm, left_on="start", right_on="pm_done",
-                                  by="chamber_id", direction="backward")
+            frame = pd.merge_asof(
+                frame.sort_values("start"),
+                pm,
+                left_on="start",
+                right_on="pm_done",
+                by="chamber_id",
+                direction="backward",
+            )
             age = (frame["start"] - frame["pm_done"]).dt.total_seconds() / 86400.0
             frame[PM_AGE] = age.fillna(age.max() if age.notna().any() else 0.0)
             features.append(PM_AGE)
     if per_lot:
         frame = frame.groupby(["lot_id", "step_id"], sort=False)[features + [target]].mean()
-    return frame[features].astype(float).reset_index(drop=True), frame[target].astype(float).reset_index(drop=True)
+    return frame[features].astype(float).reset_index(drop=True), frame[target].astype(float).reset_index(
+        drop=True
+    )
 
 
-def optimize_recipe(store: Any, recipe_id: str, *, target: str = "yield_pct", objective: str | float = "maximize",
-                    constraints: Sequence[Constraint] = (), context: Mapping[str, float] | None = None,
-                    start: Any = None, end: Any = None, kind: str = "diagonal", n_trials: int = 120,
-                    seed: int = 0) -> tuple[Recommendation, ProcessSurrogate]:
+def optimize_recipe(
+    store: Any,
+    recipe_id: str,
+    *,
+    target: str = "yield_pct",
+    objective: str | float = "maximize",
+    constraints: Sequence[Constraint] = (),
+    context: Mapping[str, float] | None = None,
+    start: Any = None,
+    end: Any = None,
+    kind: str = "diagonal",
+    n_trials: int = 120,
+    seed: int = 0,
+) -> tuple[Recommendation, ProcessSurrogate]:
     """Fit the surrogate of ``target`` for ``recipe_id`` on the store's runs and recommend setpoints.
 
     Chamber state defaults to just after a PM (``pm_age_days = 0``) unless ``context`` says otherwise.
@@ -93,8 +121,16 @@ def optimize_recipe(store: Any, recipe_id: str, *, target: str = "yield_pct", ob
     ctx = dict(context or {})
     if PM_AGE in X.columns and PM_AGE not in ctx:
         ctx[PM_AGE] = 0.0
-    rec = recommend_setpoints(surrogate, recipe, target=target, objective=objective, constraints=constraints,
-                              context=ctx, n_trials=n_trials, seed=seed)
+    rec = recommend_setpoints(
+        surrogate,
+        recipe,
+        target=target,
+        objective=objective,
+        constraints=constraints,
+        context=ctx,
+        n_trials=n_trials,
+        seed=seed,
+    )
     return rec, surrogate
 
 

@@ -30,8 +30,14 @@ _SCREEN = 3000
 _PENALTY = 1e3
 
 
-def _box(features: list[str], limits: dict[str, tuple[float, float, float]], context: Mapping[str, float],
-         constraints: Sequence[Constraint], outputs: Mapping[str, Any], rid: str) -> dict[str, tuple[float, float]]:
+def _box(
+    features: list[str],
+    limits: dict[str, tuple[float, float, float]],
+    context: Mapping[str, float],
+    constraints: Sequence[Constraint],
+    outputs: Mapping[str, Any],
+    rid: str,
+) -> dict[str, tuple[float, float]]:
     """The search box per free feature: recipe limits narrowed by parameter constraints."""
     box = {}
     for f in features:
@@ -40,7 +46,8 @@ def _box(features: list[str], limits: dict[str, tuple[float, float, float]], con
         if f not in limits:
             raise RecipeLimitsError(
                 f"recipe {rid}: the surrogate uses {f!r} but the recipe gives no limits for it; add limits to the "
-                f"recipe or fix its value with context={{{f!r}: ...}}")
+                f"recipe or fix its value with context={{{f!r}: ...}}"
+            )
         lo, hi, _ = limits[f]
         box[f] = (lo, hi)
     for c in constraints:
@@ -51,24 +58,39 @@ def _box(features: list[str], limits: dict[str, tuple[float, float, float]], con
             if new_lo > new_hi:
                 raise InfeasibleConstraints(
                     f"constraint {c.name} in [{c.low}, {c.high}] does not overlap the recipe {rid} limits "
-                    f"[{lo}, {hi}] of {c.name!r}")
+                    f"[{lo}, {hi}] of {c.name!r}"
+                )
             box[c.name] = (new_lo, new_hi)
         elif c.name in context:
             v = context[c.name]
             if (c.low is not None and v < c.low) or (c.high is not None and v > c.high):
-                raise InfeasibleConstraints(f"constraint {c.name} in [{c.low}, {c.high}] excludes its fixed value {v}")
+                raise InfeasibleConstraints(
+                    f"constraint {c.name} in [{c.low}, {c.high}] excludes its fixed value {v}"
+                )
         elif c.name not in outputs:
             raise InfeasibleConstraints(
                 f"constraint on unknown name {c.name!r}: not a recipe parameter {sorted(box)} nor a predicted "
-                f"output {sorted(outputs)}")
+                f"output {sorted(outputs)}"
+            )
     if not box:
         raise RecipeLimitsError(f"recipe {rid}: no free parameter to optimise (all fixed by context)")
     return box
 
 
-def search(surrogate: ProcessSurrogate, recipe: Recipe | Mapping[str, Any], *, target: str, objective: str | float,
-           constraints: Sequence[Constraint], context: Mapping[str, float] | None, outputs: Mapping[str, ProcessSurrogate] | None,
-           risk: float, n_trials: int, seed: int, trust_region: bool = True) -> Recommendation:
+def search(
+    surrogate: ProcessSurrogate,
+    recipe: Recipe | Mapping[str, Any],
+    *,
+    target: str,
+    objective: str | float,
+    constraints: Sequence[Constraint],
+    context: Mapping[str, float] | None,
+    outputs: Mapping[str, ProcessSurrogate] | None,
+    risk: float,
+    n_trials: int,
+    seed: int,
+    trust_region: bool = True,
+) -> Recommendation:
     import optuna
 
     surrogate._check_fitted()
@@ -78,7 +100,9 @@ def search(surrogate: ProcessSurrogate, recipe: Recipe | Mapping[str, Any], *, t
     outputs = dict(outputs or {})
     for name, model in outputs.items():
         if [str(f) for f in model.feature_names_in_] != features:
-            raise RecipeLimitsError(f"output model {name!r} was trained on other features than the target's surrogate")
+            raise RecipeLimitsError(
+                f"output model {name!r} was trained on other features than the target's surrogate"
+            )
     ctx = dict(context or {})
     box = _box(features, limits, ctx, constraints, outputs, rid)
     if trust_region:  # stay where the data are: recipe limits and constraints, within the data's 1-99 %
@@ -123,20 +147,32 @@ def search(surrogate: ProcessSurrogate, recipe: Recipe | Mapping[str, Any], *, t
     u, viol = utility(screen)
     if out_cons and not (viol <= 1e-9).any():
         best = int(np.argmin(viol))
-        preds = {c.name: round(float(outputs[c.name].predict(frame(screen[best: best + 1]))[0]), 4) for c in out_cons}
+        preds = {
+            c.name: round(float(outputs[c.name].predict(frame(screen[best : best + 1]))[0]), 4)
+            for c in out_cons
+        }
         raise InfeasibleConstraints(
             f"no setpoints within the recipe {rid} limits satisfy the output constraints "
-            f"{[(c.name, c.low, c.high) for c in out_cons]}; the closest point found predicts {preds}")
+            f"{[(c.name, c.low, c.high) for c in out_cons]}; the closest point found predicts {preds}"
+        )
     penalised = u - _PENALTY * viol
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=10))
+    study = optuna.create_study(
+        direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=10)
+    )
     for idx in np.argsort(-penalised)[:5]:
         study.enqueue_trial({f: float(screen[idx, j]) for j, f in enumerate(free)})
 
     def objective_fn(trial: optuna.Trial) -> float:
-        x = np.array([[trial.suggest_float(f, box[f][0], box[f][1]) if box[f][0] < box[f][1] else box[f][0]
-                       for f in free]])
+        x = np.array(
+            [
+                [
+                    trial.suggest_float(f, box[f][0], box[f][1]) if box[f][0] < box[f][1] else box[f][0]
+                    for f in free
+                ]
+            ]
+        )
         uu, vv = utility(x)
         trial.set_user_attr("violation", float(vv[0]))
         return float(uu[0] - _PENALTY * vv[0])
@@ -162,17 +198,35 @@ def search(surrogate: ProcessSurrogate, recipe: Recipe | Mapping[str, Any], *, t
     probes = np.repeat(default[None, :], len(free), axis=0)
     probes[np.arange(len(free)), np.arange(len(free))] = best
     eff = surrogate.predict(frame(probes)) - mean[1]
-    effects = sorted((FeatureContribution(feature=f, contribution=float(e), value=float(best[j]),
-                                          expected=float(default[j]),
-                                          deviation_sigma=float((best[j] - default[j]) / (surrogate.x_scale_[features.index(f)])))
-                      for j, (f, e) in enumerate(zip(free, eff))), key=lambda c: -abs(c.contribution))
+    effects = sorted(
+        (
+            FeatureContribution(
+                feature=f,
+                contribution=float(e),
+                value=float(best[j]),
+                expected=float(default[j]),
+                deviation_sigma=float((best[j] - default[j]) / (surrogate.x_scale_[features.index(f)])),
+            )
+            for j, (f, e) in enumerate(zip(free, eff))
+        ),
+        key=lambda c: -abs(c.contribution),
+    )
     return Recommendation(
-        recipe_id=rid, target=target,
+        recipe_id=rid,
+        target=target,
         objective=objective if isinstance(objective, str) else f"target={objective}",
         setpoints={f: float(best[j]) for j, f in enumerate(free)},
         default_setpoints={f: float(default[j]) for j, f in enumerate(free)},
-        predicted=float(mean[0]), predicted_std=float(std[0]), predicted_default=float(mean[1]),
-        gain=gain, gain_std=gain_std, gain_probability=prob,
+        predicted=float(mean[0]),
+        predicted_std=float(std[0]),
+        predicted_default=float(mean[1]),
+        gain=gain,
+        gain_std=gain_std,
+        gain_probability=prob,
         outputs={c.name: float(outputs[c.name].predict(pair.iloc[:1])[0]) for c in out_cons},
-        effects=tuple(effects), constraints=tuple(constraints), context=ctx, n_trials=len(study.trials),
-        model_version=getattr(getattr(surrogate, "metadata_", None), "version", ""))
+        effects=tuple(effects),
+        constraints=tuple(constraints),
+        context=ctx,
+        n_trials=len(study.trials),
+        model_version=getattr(getattr(surrogate, "metadata_", None), "version", ""),
+    )

@@ -34,15 +34,29 @@ class EWMAController:
 
     __slots__ = ("gain", "high", "lam", "low", "n_", "offset_", "target", "u_")
 
-    def __init__(self, target: float, gain: float, lam: float = 0.3, offset0: float | None = None,
-                 u0: float | None = None, low: float = -math.inf, high: float = math.inf):
+    def __init__(
+        self,
+        target: float,
+        gain: float,
+        lam: float = 0.3,
+        offset0: float | None = None,
+        u0: float | None = None,
+        low: float = -math.inf,
+        high: float = math.inf,
+    ):
         if gain == 0 or not math.isfinite(gain):
             raise ModelError(f"R2R controller: process gain must be finite and non-zero, got {gain}")
         if not 0.0 < lam <= 1.0:
             raise ModelError(f"R2R controller: lam must be in (0, 1], got {lam}")
         if low > high:
             raise ModelError(f"R2R controller: setpoint limits low {low} > high {high}")
-        self.target, self.gain, self.lam, self.low, self.high = float(target), float(gain), float(lam), low, high
+        self.target, self.gain, self.lam, self.low, self.high = (
+            float(target),
+            float(gain),
+            float(lam),
+            low,
+            high,
+        )
         self.n_ = 0
         if u0 is None:
             u0 = (target - (offset0 or 0.0)) / gain
@@ -71,8 +85,17 @@ class DoubleEWMAController(EWMAController):
 
     __slots__ = ("drift_", "lam2")
 
-    def __init__(self, target: float, gain: float, lam: float = 0.3, lam2: float = 0.1, offset0: float | None = None,
-                 u0: float | None = None, low: float = -math.inf, high: float = math.inf):
+    def __init__(
+        self,
+        target: float,
+        gain: float,
+        lam: float = 0.3,
+        lam2: float = 0.1,
+        offset0: float | None = None,
+        u0: float | None = None,
+        low: float = -math.inf,
+        high: float = math.inf,
+    ):
         super().__init__(target, gain, lam, offset0, u0, low, high)
         if not 0.0 < lam2 <= 1.0:
             raise ModelError(f"R2R controller: lam2 must be in (0, 1], got {lam2}")
@@ -120,7 +143,9 @@ class R2RResult:
         return 1.0 - self.mse / self.open_loop_mse if self.open_loop_mse > 0 else 0.0
 
 
-def run_closed_loop(controller: EWMAController, plant: Callable[[int, float], float], n_runs: int) -> R2RResult:
+def run_closed_loop(
+    controller: EWMAController, plant: Callable[[int, float], float], n_runs: int
+) -> R2RResult:
     """Run ``n_runs`` runs: ``plant(run_index, setpoint) -> measured output`` (deterministic per index,
     so the open-loop comparison sees the same disturbances) with and without the controller."""
     u0 = controller.u_

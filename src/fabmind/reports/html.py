@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from datetime import UTC
 from typing import Any
 
 from jinja2 import Environment
@@ -116,6 +117,6 @@ def render_html(doc: Report | Answer) -> str:
 
 
 def _created(doc: Report | Answer) -> Any:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return getattr(doc, "created", None) or datetime.now(timezone.utc)
+    return getattr(doc, "created", None) or datetime.now(UTC)

@@ -22,7 +22,7 @@ A4 = (8.27, 11.69)
 def weasyprint_available() -> bool:
     try:
         import weasyprint  # noqa: F401
-    except Exception:  # ImportError or missing system libraries (OSError)
+    except Exception:  # noqa: BLE001  # ImportError or missing system libraries (OSError)
         return False
     return True
 

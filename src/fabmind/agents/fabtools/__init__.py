@@ -25,7 +25,7 @@ from fabmind.agents.fabtools.production import (
     work_order_history,
     yield_excursions,
 )
-from fabmind.agents.tools import ToolSpec, Toolbox
+from fabmind.agents.tools import Toolbox, ToolSpec
 
 BUILTIN_TOOLS: list[ToolSpec] = [
     list_alarms, explain_alarm, get_chamber_health, rank_chambers, get_sensor_trend,

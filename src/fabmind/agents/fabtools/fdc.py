@@ -18,7 +18,7 @@ from fabmind.agents.results import ChamberHealth, ChamberRanking, SensorDeviatio
 from fabmind.agents.tools import ToolDeps, ToolUnavailable, tool
 
 BASELINE_DAYS = 10.0
-MAX_BASELINE_RUNS = 160
+MAX_BASELINE_RUNS = 60  # per recipe: the oldest runs of the look-back
 MAX_RECENT_RUNS = 60
 MIN_GUARDED_RUNS = 40
 MIN_RECIPE_BASELINE = 10
@@ -37,10 +37,8 @@ def _store(deps: ToolDeps) -> Any:
 def data_now(deps: ToolDeps) -> datetime:
     """The data's "now": ``deps.now`` or the end of the latest run in the store."""
     if deps.now is not None:
-        return pd.Timestamp(deps.now).tz_localize("UTC").to_pydatetime() if pd.Timestamp(deps.now).tzinfo is None \
-            else pd.Timestamp(deps.now).tz_convert("UTC").to_pydatetime()
-    key = "data_now"
-    if key not in deps.cache:
+        return _as_utc(deps.now)
+    if "data_now" not in deps.cache:
         from sqlalchemy import func, select
 
         from fabmind.store import schema as s
@@ -49,9 +47,8 @@ def data_now(deps: ToolDeps) -> datetime:
             latest = c.execute(select(func.max(s.runs.c.end))).scalar()
         if latest is None:
             raise ToolUnavailable("the store holds no runs")
-        deps.cache[key] = pd.Timestamp(latest).tz_localize("UTC").to_pydatetime() if pd.Timestamp(latest).tzinfo \
-            is None else pd.Timestamp(latest).tz_convert("UTC").to_pydatetime()
-    return deps.cache[key]
+        deps.cache["data_now"] = _as_utc(latest)
+    return deps.cache["data_now"]
 
 
 def _features(store: Any, run_ids: list[str], step_names: dict[str, tuple[str, ...]]) -> pd.DataFrame:
@@ -105,8 +102,7 @@ def _window_frames(deps: ToolDeps, chamber_id: str, hours: float, end: datetime 
         raise ToolCallErrorNoRuns(chamber_id, start, end)
     runs = runs.assign(_t=pd.to_datetime(runs["start"], utc=True))
     if not (runs["_t"] >= pd.Timestamp(start)).any():  # chamber idle or held: judge its last hours of work
-        end = pd.Timestamp(runs["end"].max()).tz_convert("UTC").to_pydatetime() if pd.Timestamp(
-            runs["end"].max()).tzinfo else pd.Timestamp(runs["end"].max()).tz_localize("UTC").to_pydatetime()
+        end = _as_utc(runs["end"].max())
         start = end - timedelta(hours=hours)
     picked: dict[str, tuple[pd.DataFrame, pd.DataFrame]] = {}
     for recipe, rr in runs.groupby("recipe_id", sort=False):
@@ -263,7 +259,7 @@ def chamber_health(deps: ToolDeps, chamber_id: str, hours: float = 24.0, top: in
 
 def _median(frame: pd.DataFrame, col: str) -> float:
     v = frame[col].median() if col in frame and len(frame) else float("nan")
-    return round(float(v), 4) if v == v else float("nan")
+    return round(float(v), 4) if not np.isnan(v) else float("nan")
 
 
 @tool

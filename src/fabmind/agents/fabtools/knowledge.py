@@ -6,6 +6,7 @@ trying to instruct an assistant are passed on quoted, as data.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from fabmind.agents.results import DocPassage, FailureModeCandidate, PastIncident
@@ -52,7 +53,7 @@ def failure_modes_for(deps: ToolDeps, equipment_type: str, deviations: dict[str,
         deviations: sensor name -> signed deviation: +1 up / -1 down, or the deviation in sigmas, e.g. {"RF_REFL_W": 1}
         alarm_codes: equipment alarm codes seen, e.g. ["E-RF-101"]
     """
-    bad = {s: d for s, d in deviations.items() if d == 0 or d != d}
+    bad = {s: d for s, d in deviations.items() if d == 0 or math.isnan(d)}
     if bad or not deviations:
         from fabmind.agents.tools import ToolCallError
 

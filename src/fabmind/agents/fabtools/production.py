@@ -1,4 +1,9 @@
-"""Yield, energy, maintenance and process tools (thin wrappers over the models and the store)."""
+"""Yield, energy, maintenance and process tools (thin wrappers over the models and the store).
+
+``predict_failure_risk`` and ``recommend_setpoints`` call services that the rooms owning those models
+register per deployment: ``deps.cache["services"] = {"failure_risk": fn(chamber_id) -> dict,
+"recommend_setpoints": fn(recipe_id) -> dict}`` (the API passes them in); without one the tool says so.
+"""
 
 from __future__ import annotations
 
@@ -159,11 +164,7 @@ def predict_failure_risk(deps: ToolDeps, chamber_id: str) -> dict[str, Any]:
     Parameters:
         chamber_id: chamber id, e.g. ETCH-03/B
     """
-    try:
-        from fabmind.models import maintenance  # noqa: F401
-    except ImportError:
-        raise ToolUnavailable("no predictive-maintenance model is installed in this deployment") from None
-    fn = getattr(deps.cache.get("services", {}), "get", lambda k: None)("failure_risk")
+    fn = deps.cache.get("services", {}).get("failure_risk")
     if fn is None:
         raise ToolUnavailable("no trained predictive-maintenance model is registered for this fab yet")
     return fn(chamber_id)
