@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import write_result  # noqa: E402
+from _common import write_result
 
-from fabmind.models.fdc import FdcConfig, compare_with_faults, pm_ends_from, score_fdc, train_fdc  # noqa: E402
-from fabmind.sim import Simulator  # noqa: E402
-from fabmind.sim.faults import FAULT_LIBRARY, applicable  # noqa: E402
+from fabmind.models.fdc import FdcConfig, compare_with_faults, score_fdc, train_fdc
+from fabmind.sim import Simulator
+from fabmind.sim.faults import FAULT_LIBRARY, applicable
 
 DAYS, TRAIN_DAYS, SEED = 24, 6.0, 11
 

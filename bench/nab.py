@@ -19,10 +19,10 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import datasets_dir, write_result  # noqa: E402
-from _nab_scoring import nab_score, probationary_length  # noqa: E402
+from _common import datasets_dir, write_result
+from _nab_scoring import nab_score, probationary_length
 
-from fabmind.models.anomaly.univariate import RangeZDetector  # noqa: E402
+from fabmind.models.anomaly.univariate import RangeZDetector
 
 PROFILES = {"standard": "standard", "low_fp": "reward_low_FP_rate", "low_fn": "reward_low_FN_rate"}
 PUBLISHED = {"ARTime": (74.9, 65.1, 80.4), "Numenta HTM": (70.5, 62.6, 75.2), "Windowed Gaussian": (39.6, 20.9, 47.4),
@@ -70,8 +70,8 @@ def main() -> None:
                    "published": {k: dict(zip(PROFILES, v)) for k, v in PUBLISHED.items()},
                    "goal": ">= 75 (standard)"})
     rows = [(f"NAB {k}", mine[k]["score"], rand[k]["score"],
-             f"ARTime {PUBLISHED['ARTime'][i]} / HTM {PUBLISHED['Numenta HTM'][i]} / "
-             f"win. Gaussian {PUBLISHED['Windowed Gaussian'][i]}") for i, k in enumerate(PROFILES)]
+             (f"ARTime {PUBLISHED['ARTime'][i]} / HTM {PUBLISHED['Numenta HTM'][i]} / "
+              f"win. Gaussian {PUBLISHED['Windowed Gaussian'][i]}")) for i, k in enumerate(PROFILES)]
     write_result("nab", result, rows, header=("profile", "fabmind RangeZ", "random detector (same run)",
                                               "published (NAB scoreboard)"))
 

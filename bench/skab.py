@@ -17,10 +17,10 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import datasets_dir, write_result  # noqa: E402
+from _common import datasets_dir, write_result
 
-from fabmind.models.anomaly import MSPC  # noqa: E402
-from fabmind.models.features import causal_smooth  # noqa: E402
+from fabmind.models.anomaly import MSPC
+from fabmind.models.features import causal_smooth
 
 TRAIN_ROWS = 400
 PUBLISHED = {"Conv-AE": (0.78, 13.55, 28.02), "T-squared+Q (PCA-based)": (0.76, 26.62, 24.92)}

@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import datasets_dir, write_result  # noqa: E402
+from _common import datasets_dir, write_result
 
-from fabmind.models.anomaly import MSPC  # noqa: E402
+from fabmind.models.anomaly import MSPC
 
 COLUMNS = [f"XMEAS{i}" for i in range(1, 42)] + [f"XMV{i}" for i in range(1, 12)]
 FAULTS = range(1, 22)
@@ -41,7 +41,7 @@ KNOWN_VARIABLES = {
 def load(root: Path) -> tuple[pd.DataFrame, dict[int, pd.DataFrame]]:
     tep = root / "tep"
     train = pd.DataFrame(np.loadtxt(tep / "d00.dat").T, columns=COLUMNS)  # stored transposed
-    tests = {k: pd.DataFrame(np.loadtxt(tep / f"d{k:02d}_te.dat"), columns=COLUMNS) for k in range(0, 22)}
+    tests = {k: pd.DataFrame(np.loadtxt(tep / f"d{k:02d}_te.dat"), columns=COLUMNS) for k in range(22)}
     return train, tests
 
 

@@ -44,3 +44,30 @@ def test_roles_and_areas(store):
         book.reject(wo.proposal_id, "carl", "admin")
     rejected = book.reject(recipe.proposal_id, "ann", "admin", note="not now")
     assert rejected.status == "rejected" and book.pending() == []
+
+
+def test_shelve_alarm_executes_only_after_approval(store):
+    from datetime import datetime, timezone
+
+    from fabmind.domain import Alarm
+
+    store.upsert([Alarm(alarm_id="A-1", chamber_id="ETCH-01/A", ts=datetime(2026, 1, 7, tzinfo=timezone.utc),
+                        source="mspc")])
+    book = ProposalBook(store=store)
+    p = fab_toolbox().call("shelve_alarm", {"alarm_id": "A-1", "reason": "known drift", "hours": 4},
+                           ToolDeps(store=store, proposals=book)).value
+    assert store.alarm_records()[0].state == "raised"
+    assert book.approve(p.proposal_id, "eve", "engineer").status == "executed"
+    assert store.alarm_records()[0].state == "shelved"
+
+
+def test_diagnose_alarm_for_the_monitor(fab_store, small_fab):
+    from fabmind.agents import diagnose_alarm
+    from fabmind.domain import Alarm
+
+    store, kb = fab_store
+    f = next(f for f in small_fab.faults if f.fault_type == "chamber_leak")
+    alarm = Alarm(alarm_id="A-LEAK", chamber_id=f.chamber_id, ts=max(r.end for r in small_fab.batch.runs),
+                  source="mspc")
+    text = diagnose_alarm(store, alarm, knowledge=kb)
+    assert text.startswith(f"**{f.chamber_id}**") and "chamber vacuum leak" in text

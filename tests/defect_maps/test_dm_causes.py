@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from fabmind.models.defect_map_causes import (
-    PatternReport, candidate_failure_modes, pattern_evidence, pattern_failure_modes,
+    PatternReport,
+    candidate_failure_modes,
+    pattern_evidence,
+    pattern_failure_modes,
 )
 from fabmind.sim.defect_maps import PATTERNS
 from fabmind.sim.faults import FAULT_LIBRARY

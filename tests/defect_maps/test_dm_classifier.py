@@ -43,7 +43,7 @@ def test_mixed_maps_name_their_components(pattern_classifier, held_out):
 
 
 def test_novel_patterns_are_flagged_not_forced(pattern_classifier, held_out):
-    maps, X = held_out
+    _, X = held_out
     novel = simulate_maps(120, seed=23, patterns=NOVEL_PATTERNS)
     known_scores = pattern_classifier.novelty_score(X)
     novel_scores = pattern_classifier.novelty_score(map_features(novel))

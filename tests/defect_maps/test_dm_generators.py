@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 
 from fabmind.sim.defect_maps import (
-    GLASS, NOVEL_PATTERNS, PATTERNS, WAFER_300, DefectMap, Geometry, generate_map, simulate_maps, substrate_mask,
+    GLASS,
+    NOVEL_PATTERNS,
+    PATTERNS,
+    WAFER_300,
+    DefectMap,
+    Geometry,
+    generate_map,
+    simulate_maps,
+    substrate_mask,
 )
 
 GEOMS = (GLASS, WAFER_300)

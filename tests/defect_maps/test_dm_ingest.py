@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pandas as pd
 import pytest
@@ -55,7 +55,7 @@ def test_stored_maps_keep_their_geometry_and_replays_duplicate_nothing(export, s
     assert len(defects) == 3 and defects["defect_id"].is_unique
     ins = store.inspections().set_index("substrate_id")
     assert ins.loc["G-01", "glass_width_mm"] == 730 and ins.loc["W-07", "wafer_diameter_mm"] == 300
-    assert ins.loc["G-01", "ts"] == pd.Timestamp(datetime(2026, 1, 5, 10, tzinfo=timezone.utc))
+    assert ins.loc["G-01", "ts"] == pd.Timestamp(datetime(2026, 1, 5, 10, tzinfo=UTC))
     assert ins.loc["G-01", "defect_count"] == 2
     maps = {m.substrate_id: m for m in load_maps(store)}
     assert maps["W-07"].geometry.kind == "wafer" and maps["G-01"].geometry.height_mm == 920
@@ -65,7 +65,7 @@ def test_stored_maps_keep_their_geometry_and_replays_duplicate_nothing(export, s
 def test_centre_origin_and_missing_columns(tmp_path, store):
     path = tmp_path / "c.csv"
     path.write_text("wafer_id,x_mm,y_mm,diameter_mm\nW1,0,0,200\nW1,-99,0,200\nW1,101,0,200\n")
-    report = import_defect_maps(path, store, origin="center", default_ts=datetime(2026, 2, 1, tzinfo=timezone.utc))
+    report = import_defect_maps(path, store, origin="center", default_ts=datetime(2026, 2, 1, tzinfo=UTC))
     assert (report.stored, report.quarantined) == (2, 1)
     xs = sorted(store.defects()["x_mm"])
     assert xs == [1.0, 100.0]  # shifted to the lower-left origin

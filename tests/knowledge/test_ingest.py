@@ -159,3 +159,14 @@ def test_store_migration_creates_knowledge_tables(store):
     kb = KnowledgeBase(store, embedder=None)
     kb.add(Document(doc_id="m", title="M", kind="manual", content="# M\n## Pump\nThe dry pump runs hot."))
     assert kb.search("pump temperature", k=1)[0].citation.section == "M > Pump"
+
+
+def test_markdown_table_rows_are_their_own_passages(kb):
+    kb.add(Document(doc_id="man", title="Manual", kind="manual", content=(
+        "# Manual\n## Alarm codes\nThe table lists every alarm.\n\n| code | message |\n|---|---|\n"
+        "| E-RF-101 | RF reflected power above limit |\n| E-VAC-220 | base pressure high |\n")))
+    rows = [c for c in kb.chunks("man") if c.fields]
+    assert [c.fields["code"] for c in rows] == ["E-RF-101", "E-VAC-220"]
+    assert rows[1].text == "code: E-VAC-220; message: base pressure high" and rows[1].section == "Manual > Alarm codes"
+    hit = kb.search("E-VAC-220", k=1)[0]
+    assert hit.chunk_id == rows[1].chunk_id

@@ -63,7 +63,7 @@ CASES: list[ContractCase] = [
 
 
 def _ensemble_kwargs() -> dict[str, Any]:
-    from fabmind.models.anomaly import EWMAMonitor, MSPC
+    from fabmind.models.anomaly import MSPC, EWMAMonitor
 
     return {"detectors": [("mspc", MSPC(n_components=2)), ("ewma", EWMAMonitor())], "rule": "any"}
 
@@ -73,3 +73,24 @@ CASES[-1] = ContractCase("ensemble", "fabmind.models.anomaly.ensemble:AnomalyEns
 
 # Anomaly detectors additionally get a metric floor: they must flag the faulty half of the eval batch.
 ANOMALY_IDS = {"mspc", "mspc-dynamic", "iforest", "ewma", "cusum", "ensemble"}
+
+
+# --- defect-map pattern classifier (added by the defect-maps room) ---------------------------------
+def defect_maps(seed: int = 0) -> tuple[pd.DataFrame, Any, pd.DataFrame]:
+    """Spatial features of simulated defect maps of every pattern class, their labels, and held-out maps."""
+    X, y, ev = _defect_maps_cached(seed)
+    return X.copy(), y.copy(), ev.copy()
+
+
+def _defect_maps_cached(seed: int, _cache: dict = {}) -> tuple[pd.DataFrame, Any, pd.DataFrame]:  # noqa: B006
+    if seed not in _cache:
+        from fabmind.models.defect_map_features import map_features
+        from fabmind.sim.defect_maps import simulate_maps
+
+        train, ev = simulate_maps(270, seed=seed), simulate_maps(45, seed=seed + 1)
+        _cache[seed] = (map_features(train), np.array([m.pattern for m in train]), map_features(ev))
+    return _cache[seed]
+
+
+CASES.append(ContractCase("defect-pattern", "fabmind.models.defect_maps:DefectPatternClassifier", defect_maps,
+                          {"n_estimators": 30}))

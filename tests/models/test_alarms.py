@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
@@ -21,7 +21,7 @@ def test_alarm_carries_score_limit_contributions_and_version(tmp_path):
     bad["PRESSURE.main.mean"] += 1.0  # 10 sigma
     det = model.detect(bad)[0]
     units = units_of([Sensor(type_id="DRYETCH-X", name="PRESSURE", unit="Torr", low=0, high=100)])
-    alarm = to_alarm(det, "ETCH-01/A", datetime(2026, 1, 2, tzinfo=timezone.utc), run_id="R-7", units=units)
+    alarm = to_alarm(det, "ETCH-01/A", datetime(2026, 1, 2, tzinfo=UTC), run_id="R-7", units=units)
     assert isinstance(alarm, Alarm)
     assert alarm.score == det.score and alarm.limit == 1.0 and alarm.model_version == model.metadata.version
     top = alarm.contributions[0]

@@ -303,3 +303,17 @@ def test_causes_for_ranks_by_lots_explained_then_by_time():
     )
     # most excursion lots explained first, then causes active in the 5 days before; not the old one
     assert [c.chamber_id for c in report.causes_for(exc)] == ["ETCH-02/A", "ETCH-01/A", "ETCH-03/A"]
+
+
+def test_mann_whitney_z_matches_scipy_with_and_without_ties():
+    from scipy import stats
+
+    from fabmind.models.commonality_stats import mwu_z_less
+
+    rng = np.random.default_rng(0)
+    for rounded in (False, True):
+        x, y = rng.normal(0, 1, 50), rng.normal(0.4, 1, 80)
+        if rounded:  # integer-like values: many ties (defect counts)
+            x, y = np.round(x), np.round(y)
+        expected = stats.mannwhitneyu(x, y, alternative="less", method="asymptotic").pvalue
+        assert stats.norm.sf(mwu_z_less(x, y)) == pytest.approx(expected, rel=1e-9)

@@ -8,10 +8,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from _contract_cases import ANOMALY_IDS, CASES
 from sklearn.base import clone
 
 from fabmind.models.base import Explanation, FeatureSchemaError, ModelError, NotFittedError, SmallModel
-from _contract_cases import ANOMALY_IDS, CASES
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-from _nab_scoring import nab_score, scaled_sigmoid  # noqa: E402
+from _nab_scoring import nab_score, scaled_sigmoid
 
-from fabmind.models.anomaly.univariate import RangeZDetector  # noqa: E402
+from fabmind.models.anomaly.univariate import RangeZDetector
 
 STANDARD = {"tpWeight": 1.0, "fnWeight": 1.0, "fpWeight": 0.11}
 LOW_FN = {"tpWeight": 1.0, "fnWeight": 2.0, "fpWeight": 0.11}

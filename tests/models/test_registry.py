@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fabmind.models.anomaly import EWMAMonitor, MSPC
+from fabmind.models.anomaly import MSPC, EWMAMonitor
 from fabmind.models.base import ModelError
 from fabmind.models.registry import ModelRegistry
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fabmind.models.anomaly import AnomalyEnsemble, CUSUMMonitor, EWMAMonitor, MSPC
+from fabmind.models.anomaly import MSPC, AnomalyEnsemble, CUSUMMonitor, EWMAMonitor
 from fabmind.models.base import ModelError
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 _EXPORTS = {
     "FaultAssistant": "fabmind.agents.assistant",
+    "diagnose_alarm": "fabmind.agents.assistant",
     "YieldAgent": "fabmind.agents.yield_agent",
     "LLMClient": "fabmind.agents.llm",
     "LLMError": "fabmind.agents.llm",

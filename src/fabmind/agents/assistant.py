@@ -148,6 +148,14 @@ class FaultAssistant(AgentBase):
         return ev
 
 
+def diagnose_alarm(store: Any, alarm: Any, settings: Any = None, knowledge: Any = None) -> str:
+    """The fault assistant's answer (Markdown) for a new alarm, as of the alarm's time (for the monitor:
+    the diagnosis is waiting when the engineer opens the alarm). Uses the LLM only if ``settings`` has one."""
+    assistant = FaultAssistant(store, settings, knowledge=knowledge, now=alarm.ts)
+    question = f"{alarm.chamber_id} alarm {alarm.alarm_id} ({alarm.source}) at {alarm.ts:%Y-%m-%d %H:%M}: what is wrong?"
+    return assistant.ask(question, user="monitor").text
+
+
 def diagnoses_from_evidence(evidence: Evidence) -> list[Diagnosis]:
     """Ranked (chamber, failure mode) pairs from the health and failure-mode results an LLM gathered."""
     healths: dict[str, tuple[ChamberHealth, str]] = {}

@@ -190,7 +190,15 @@ def _execute_work_order(store: Any, args: dict[str, Any]) -> dict[str, Any]:
     return {"work_order_id": wo.work_order_id}
 
 
+def _execute_shelve(store: Any, args: dict[str, Any]) -> dict[str, Any]:
+    if store is None:
+        raise RuntimeError("no store holding the alarm")
+    store.set_alarm_state(args["alarm_id"], "shelved", message=f"shelved {args.get('hours', 8)} h: {args['reason']}")
+    return {"alarm_id": args["alarm_id"], "state": "shelved"}
+
+
 def default_executors() -> dict[str, Executor]:
-    """Executors fabmind ships; shelving alarms and recipe changes are registered by the rooms that own them
-    (monitor, process) with ``ProposalBook(executors={...})``; without one, approval records the decision only."""
-    return {"draft_work_order": _execute_work_order}
+    """Executors fabmind ships (work orders, alarm shelving in the store). Recipe changes are executed by the
+    room that owns recipes (``ProposalBook(executors={"change_recipe_setpoint": fn})``); without an executor,
+    approval records the decision only."""
+    return {"draft_work_order": _execute_work_order, "shelve_alarm": _execute_shelve}

@@ -63,7 +63,7 @@ def _maps(csv: str, db: str, origin: str):
 
 @defects_app.command("import")
 def import_cmd(
-    path: Path = typer.Argument(..., help="CSV export: substrate_id/glass_id/wafer_id, x, y, class, dimensions"),
+    path: str = typer.Argument(..., help="CSV export: substrate_id/glass_id/wafer_id, x, y, class, dimensions"),
     db: str = typer.Option("", "--db", help="database URL (default: FABMIND_DB_URL)"),
     origin: str = typer.Option("lower_left", help="coordinate origin of the export: lower_left or center"),
 ) -> None:
@@ -73,7 +73,7 @@ def import_cmd(
 
     store = Store(_db(db))
     try:
-        report = import_defect_maps(path, store, origin=origin)
+        report = import_defect_maps(Path(path), store, origin=origin)
     except DefectMapImportError as exc:
         console.print(f"[red]cannot import:[/red] {exc}")
         raise typer.Exit(2) from None
@@ -145,7 +145,7 @@ def causes_cmd(
 @defects_app.command("plot")
 def plot_cmd(
     substrate: str = typer.Argument(..., help="substrate (glass / wafer) id"),
-    out: Path = typer.Option(..., "--out", help="output file (.png or .svg)"),
+    out: str = typer.Option(..., "--out", help="output file (.png or .svg)"),
     csv: str = typer.Option("", "--csv", help="take the map from this export (default: the store)"),
     db: str = typer.Option("", "--db", help="database URL (default: FABMIND_DB_URL)"),
     model: str = typer.Option("", "--model", help="a saved classifier; '-' draws without classifying"),
@@ -159,12 +159,12 @@ def plot_cmd(
         console.print(f"[red]no defects for substrate {substrate!r}[/red]")
         raise typer.Exit(2)
     pred = None if model == "-" else _classifier(model).classify_maps(maps)[0]
-    console.print(f"wrote {plot_defect_map(maps[0], pred, out)}")
+    console.print(f"wrote {plot_defect_map(maps[0], pred, Path(out))}")
 
 
 @defects_app.command("train")
 def train_cmd(
-    out: Path = typer.Option(..., "--out", help="where to save the classifier (.pkl; a .json sidecar is written)"),
+    out: str = typer.Option(..., "--out", help="where to save the classifier (.pkl; a .json sidecar is written)"),
     maps: int = typer.Option(9000, help="simulated maps to train on"),
     seed: int = typer.Option(0),
 ) -> None:
@@ -173,4 +173,4 @@ def train_cmd(
 
     with console.status(f"training on {maps} simulated maps…"):
         clf = train_pattern_classifier(n_maps=maps, seed=seed)
-    console.print(f"saved {clf.save(out)} (classes: {', '.join(clf.classes_)})")
+    console.print(f"saved {clf.save(Path(out))} (classes: {', '.join(clf.classes_)})")

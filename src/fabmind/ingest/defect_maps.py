@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -132,7 +132,7 @@ def validate_defect_rows(frame: pd.DataFrame, origin: str = "lower_left") -> tup
         row = frame.loc[i].to_dict()
         sub = str(row.get("substrate_id", ""))
 
-        def reject(code: str, reason: str) -> None:
+        def reject(code: str, reason: str, pos: int = pos, row: dict = row) -> None:
             bad.append(RejectedDefect(pos, code, f"row {pos}: {reason}", row))
 
         if not sub or not _ID.match(sub):
@@ -196,7 +196,7 @@ def import_defect_maps(source: str | Path | pd.DataFrame, store, *, name: str | 
     frame = canonical_columns(source, name or "frame") if isinstance(source, pd.DataFrame) else read_defect_csv(source)
     src = name or (str(source) if not isinstance(source, pd.DataFrame) else "defect-map-frame")
     good, bad = validate_defect_rows(frame, origin)
-    now = default_ts or datetime.now(timezone.utc)
+    now = default_ts or datetime.now(UTC)
     records: list = []
     size = _num(good.get("size_um"), good.index).fillna(1.0).clip(lower=0.01)
     for sub, g in good.groupby("substrate_id", sort=True):

@@ -5,11 +5,13 @@
 * :class:`FailureModeGraph` — equipment type → subsystem → failure mode → symptoms → checks/repairs,
   ranked against observed sensor deviations (``KnowledgeBase.failure_modes().rank(...)``).
 * ``KnowledgeBase.similar_incidents(...)`` — past tickets by text and sensor signature.
-* :func:`render_for_llm` — passages as quoted, delimited evidence (documents are data, never instructions).
+* :func:`render_for_llm` — passages as quoted, delimited evidence (documents are data, never instructions);
+  :func:`detect_injection` — the check run on every chunk at ingest (``Passage.flagged``/``flag_reason``).
 """
 
 from fabmind.knowledge.base import KnowledgeBase, create_tables
-from fabmind.knowledge.embeddings import load_embedder
+from fabmind.knowledge.embeddings import StaticEmbedder, TransformerEmbedder, load_embedder
+from fabmind.knowledge.glossary import Glossary
 from fabmind.knowledge.graph import FailureModeGraph
 from fabmind.knowledge.incidents import IncidentIndex
 from fabmind.knowledge.injection import detect_injection, render_for_llm
@@ -27,7 +29,7 @@ from fabmind.knowledge.records import (
 )
 
 __all__ = [
-    "KnowledgeBase", "create_tables", "load_embedder", "FailureModeGraph", "IncidentIndex", "detect_injection",
+    "KnowledgeBase", "create_tables", "load_embedder", "StaticEmbedder", "TransformerEmbedder", "Glossary", "FailureModeGraph", "IncidentIndex", "detect_injection",
     "render_for_llm", "DocumentFormatError", "Chunk", "Citation", "DocumentReport", "FailureMode", "FailureModeHit",
     "Incident", "IngestReport", "Passage", "Symptom",
 ]

@@ -7,7 +7,6 @@ from datetime import datetime
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from fabmind.models.commonality_types import CommonalityError, Excursion
 
@@ -106,13 +105,30 @@ def worst_stretches(x: np.ndarray, k: int, min_gain: float) -> list[tuple[int, i
 
 
 def mwu_z_less(x: np.ndarray, y: np.ndarray) -> float:
-    """Mann-Whitney U as a z-score (normal approximation with tie correction); large = x below y."""
+    """Mann-Whitney U as a z-score (normal approximation, tie-corrected); large = ``x`` below ``y``.
+
+    Ranks come from one sort; tied values (rare in residuals, common in integer defect counts) get
+    their average rank and the variance its tie correction, as in ``scipy.stats.mannwhitneyu``.
+    """
     n1, n2 = len(x), len(y)
-    ranks = stats.rankdata(np.concatenate([x, y]))
-    u1 = ranks[:n1].sum() - n1 * (n1 + 1) / 2.0
     n = n1 + n2
-    _, counts = np.unique(ranks, return_counts=True)
-    tie = (counts**3 - counts).sum() / (n * (n - 1)) if n > 1 else 0.0
+    v = np.concatenate([x, y])
+    order = np.argsort(v, kind="stable")
+    sv = v[order]
+    new_value = np.concatenate([[True], sv[1:] != sv[:-1]])
+    if new_value.all():  # no ties: ranks 1..n
+        ranks = np.empty(n)
+        ranks[order] = np.arange(1, n + 1)
+        tie = 0.0
+    else:
+        group = np.cumsum(new_value) - 1
+        counts = np.bincount(group)
+        first = np.flatnonzero(new_value)
+        avg = first + (counts + 1) / 2.0  # average rank of each tie group (1-based)
+        ranks = np.empty(n)
+        ranks[order] = avg[group]
+        tie = float((counts**3 - counts).sum()) / (n * (n - 1)) if n > 1 else 0.0
+    u1 = ranks[:n1].sum() - n1 * (n1 + 1) / 2.0
     var = n1 * n2 / 12.0 * ((n + 1) - tie)
     if var <= 0:
         return 0.0

@@ -9,9 +9,10 @@ p = 2e-19); failure modes that leave an edge ring on a CVD chamber: susceptor he
    else the given default) and the classifier labels each map (:mod:`fabmind.models.defect_maps`).
 2. For each pattern (``none`` excluded, novel maps kept apart; a ``mixed`` map counts for both of its
    component patterns) the substrates with that pattern are
-   compared with all other mapped substrates at every step x chamber of the route history: share
-   through the chamber vs the peers' share, one-sided Fisher exact test. The best candidate is
-   taken, its substrates removed, and the rest re-tested (a second chamber with the same pattern
+   compared with all other mapped substrates at every step x chamber (and every chamber over all
+   its steps) of the route history: share through the chamber vs the peers' share, one-sided
+   Fisher exact test. The best candidate is taken, the pattern substrates that ran on its chamber
+   (at any step) are removed, and the rest re-tested (a second chamber with the same pattern
    shows up as a second item), up to ``max_per_pattern``.
 3. The pattern is also knowledge: :func:`candidate_failure_modes` maps it to the failure modes of
    the fault library that leave it, and with ``prefer_consistent`` a chamber whose process has such
@@ -219,14 +220,17 @@ def pattern_evidence(store, start: datetime | None = None, end: datetime | None 
                 rank=0, pattern=pattern, chamber_id=str(best["chamber_id"]),
                 equipment_id=str(best["chamber_id"]).split("/")[0],
                 step_id=None if best["step_id"] is None or pd.isna(best["step_id"]) else str(best["step_id"]),
-                n_pattern_substrates=int(len(members)), n_substrates=len(subs), share=float(best["share"]),
+                n_pattern_substrates=len(members), n_substrates=len(subs), share=float(best["share"]),
                 peer_share=float(best["peer_share"]), lift=float(best["lift"]), p_value=float(best["p_value"]),
                 mean_probability=float(np.mean([members[s].probability for s in subs])),
                 first_seen=rows["start"].min().to_pydatetime(), last_seen=rows["start"].max().to_pydatetime(),
                 consistent=bool(best["consistent"]),
                 failure_modes=candidate_failure_modes(pattern, process.get(str(best["chamber_id"]))),
                 lots=tuple(sorted(rows["lot_id"].unique())), substrate_ids=subs))
-            members = members.drop(list(subs))
+            # the chamber explains its pattern substrates at every step it ran them, not only this one
+            explained = history[(history["chamber_id"] == best["chamber_id"])
+                                & history["substrate_id"].isin(members.index)]["substrate_id"].unique()
+            members = members.drop(list(explained))
     evidence.sort(key=lambda e: (not e.consistent, e.p_value, -e.n_substrates))
     ranked = tuple(_with_rank(e, i + 1) for i, e in enumerate(evidence))
     return PatternReport(len(preds), counts, n_novel, ranked, tuple(preds), time.perf_counter() - t0)

@@ -153,7 +153,7 @@ class DefectPatternClassifier(SmallModel):
                                   colsample_bytree=0.7, random_state=self.random_state, n_jobs=self.n_jobs,
                                   verbose=-1).fit(pd.DataFrame(values[rows], columns=columns), labels)
 
-    def fit_maps(self, maps: Sequence[DefectMap]) -> "DefectPatternClassifier":
+    def fit_maps(self, maps: Sequence[DefectMap]) -> DefectPatternClassifier:
         """Fit on labelled maps (``DefectMap.pattern``; ``components`` of mixed maps when known)."""
         labels = [m.pattern for m in maps]
         if any(not p for p in labels):

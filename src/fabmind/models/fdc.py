@@ -25,7 +25,6 @@ import pandas as pd
 
 from fabmind.domain import Alarm, InjectedFault, Recipe, Run, RunTrace, utc
 from fabmind.models.anomaly import MSPC, to_alarm
-from fabmind.models.anomaly.alarms import sensor_contributions
 from fabmind.models.base import ModelError
 from fabmind.models.features import fdc_indicators
 

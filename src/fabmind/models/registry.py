@@ -26,7 +26,7 @@ import json
 import os
 import tempfile
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +57,7 @@ class ModelRegistry:
         self.root = Path(root)
 
     @classmethod
-    def from_settings(cls, settings: Any) -> "ModelRegistry":
+    def from_settings(cls, settings: Any) -> ModelRegistry:
         return cls(settings.models_dir)
 
     # ---- index -------------------------------------------------------------------------
@@ -94,9 +94,34 @@ class ModelRegistry:
     def register(self, model: SmallModel, *, scope: str, name: str | None = None,
                  metrics: dict[str, float] | None = None, activate: bool = True, note: str = "") -> ModelVersion:
         """Save a fitted model as the next version of ``(name, scope)``; make it active by default."""
+        index = self._read()
+        mv = self._add(index, model, scope, name, metrics, activate, note)
+        self._write(index)
+        return mv
+
+    def register_many(self, items: list[tuple[SmallModel, str, str | None]], *, activate: bool = True,
+                      notes: list[str] | None = None) -> list[ModelVersion]:
+        """``register`` for many ``(model, scope, name)`` at once: one index write (fleets of chambers)."""
+        index = self._read()
+        notes = notes or [""] * len(items)
+        out = [self._add(index, m, scope, name, None, activate, note) for (m, scope, name), note in zip(items, notes)]
+        self._write(index)
+        return out
+
+    def active_versions(self) -> dict[tuple[str, str], ModelVersion]:
+        """Every active version, keyed by ``(name, scope)``, from one read of the index."""
+        out = {}
+        for name, scopes in self._read()["models"].items():
+            for scope, entry in scopes.items():
+                for r in entry["versions"]:
+                    if r["number"] == entry["active"]:
+                        out[(name, scope)] = self._as_version(r, entry["active"])
+        return out
+
+    def _add(self, index: dict[str, Any], model: SmallModel, scope: str, name: str | None,
+             metrics: dict[str, float] | None, activate: bool, note: str) -> ModelVersion:
         meta = model.metadata
         name = name or meta.name
-        index = self._read()
         entry = self._entry(index, name, scope, create=True)
         number = max((v["number"] for v in entry["versions"]), default=0) + 1
         version = f"{name}:{scope}:v{number}"
@@ -106,13 +131,12 @@ class ModelRegistry:
         rel = Path(name) / scope.replace("/", "__") / f"v{number}.pkl"
         model.save(self.root / rel)
         rec = dict(name=name, scope=scope, version=version, number=number, path=str(rel), family=meta.family,
-                   created=datetime.now(timezone.utc).isoformat(timespec="seconds"), n_train=meta.n_train,
+                   created=datetime.now(UTC).isoformat(timespec="seconds"), n_train=meta.n_train,
                    train_start=meta.train_start, train_end=meta.train_end, metrics=dict(meta.metrics), note=note)
         entry["versions"].append(rec)
         if activate:
             entry["active"] = number
             entry["history"].append(number)
-        self._write(index)
         return self._as_version(rec, entry["active"])
 
     def versions(self, name: str, scope: str) -> list[ModelVersion]:

@@ -40,7 +40,7 @@ PATTERNS: tuple[str, ...] = ("none", "random", "center", "edge_ring", "edge_loc"
 #: Patterns no fault of the library leaves: used to measure novelty detection, never for training.
 NOVEL_PATTERNS: tuple[str, ...] = ("stripe", "grid")
 #: The spatial patterns that can be combined into ``mixed``.
-MIXABLE: tuple[str, ...] = ("center", "edge_ring", "edge_loc", "donut", "scratch", "cluster")
+MIXABLE: tuple[str, ...] = ("random", "center", "edge_ring", "edge_loc", "donut", "scratch", "cluster")
 #: Typical defect class of each pattern (what AOI calls the defects of that cause).
 PATTERN_DEFECT_CLASS: dict[str, str] = {
     "random": "particle", "center": "thin_film", "edge_ring": "edge_thin_film", "edge_loc": "film_nonuniform",
@@ -67,11 +67,11 @@ class Geometry:
             raise ValueError(f"a wafer is round: width {self.width_mm} != height {self.height_mm} mm")
 
     @classmethod
-    def glass(cls, width_mm: float, height_mm: float) -> "Geometry":
+    def glass(cls, width_mm: float, height_mm: float) -> Geometry:
         return cls("glass", float(width_mm), float(height_mm))
 
     @classmethod
-    def wafer(cls, diameter_mm: float = 300.0) -> "Geometry":
+    def wafer(cls, diameter_mm: float = 300.0) -> Geometry:
         return cls("wafer", float(diameter_mm), float(diameter_mm))
 
     @property
@@ -225,7 +225,7 @@ def place_pattern(pattern: str, n: int, rng: np.random.Generator, geometry: Geom
         return np.zeros(0), np.zeros(0)
     if pattern == "mixed":
         a, b = parts if parts is not None else rng.choice(MIXABLE, 2, replace=False)
-        k = int(round(n * rng.uniform(0.4, 0.6)))
+        k = round(n * rng.uniform(0.4, 0.6))
         xa, ya = place_pattern(str(a), k, rng, geometry)
         xb, yb = place_pattern(str(b), n - k, rng, geometry)
         return np.concatenate([xa, xb]), np.concatenate([ya, yb])

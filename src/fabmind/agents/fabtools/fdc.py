@@ -125,12 +125,14 @@ def _window_frames(deps: ToolDeps, chamber_id: str, hours: float, end: datetime 
     recipe_of = dict(zip(runs["run_id"], runs["recipe_id"].astype(str)))
     feats = _features(store, ids, {r: _recipe_steps(deps, recipe_of[r]) for r in ids})
     base_z, recent_z = [], []
+    setpoints = dict(zip(runs["run_id"], runs["setpoints"])) if "setpoints" in runs else {}
     for recipe, (b, r) in picked.items():
         fb = feats.reindex(list(b["run_id"])).dropna(how="all")
         fr = feats.reindex([i for i in r["run_id"] if i in keep_recent]).dropna(how="all")
         if len(fb) < MIN_RECIPE_BASELINE or fr.empty:
             continue
         fb = fb.loc[:, fb.notna().all()]
+        fb, fr = _setpoint_residuals(fb, fr[fb.columns], setpoints)
         med = fb.median()
         scale = 1.4826 * (fb - med).abs().median()
         scale = scale.where(scale > 1e-9, fb.std().where(fb.std() > 1e-9, np.inf))
@@ -154,6 +156,35 @@ def _window_frames(deps: ToolDeps, chamber_id: str, hours: float, end: datetime 
         dominant_recipe=dominant, start=start, end=end,
         recent_recipe=pd.Series({i: recipe_of[i] for i in rz.index}), raw=feats,
         base_recipe=pd.Series({i: recipe_of[i] for i in bz.index}))
+
+
+def _setpoint_residuals(fb: pd.DataFrame, fr: pd.DataFrame,
+                        setpoints: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Indicators minus what the run's recipe setpoints explain (linear, fitted on the normal runs).
+
+    Sensors follow their setpoints: a process experiment or a run-to-run adjustment moves them without any
+    fault. A ridge regression of every indicator on the runs' setpoints over the normal runs removes that
+    part, so what remains is the chamber's own behaviour. Setpoints constant in the normal runs are skipped."""
+    names = sorted({k for i in fb.index for k in (setpoints.get(i) or {})})
+    if not names:
+        return fb, fr
+
+    def matrix(idx: pd.Index) -> np.ndarray:
+        return np.array([[float((setpoints.get(i) or {}).get(n, np.nan)) for n in names] for i in idx])
+
+    xb, xr = matrix(fb.index), matrix(fr.index)
+    mu = np.nanmean(xb, axis=0)
+    sd = np.nanstd(xb, axis=0)
+    use = np.isfinite(mu) & (sd > 1e-9)
+    if not use.any():
+        return fb, fr
+    xb = np.nan_to_num((xb[:, use] - mu[use]) / sd[use])
+    xr = np.nan_to_num((xr[:, use] - mu[use]) / sd[use])
+    yb = fb.to_numpy()
+    ym = yb.mean(axis=0)
+    lam = 1e-2 * len(xb)
+    coef = np.linalg.solve(xb.T @ xb + lam * np.eye(xb.shape[1]), xb.T @ (yb - ym))
+    return (fb - xb @ coef), (fr - xr @ coef)
 
 
 class ToolCallErrorNoRuns(ToolUnavailable):

@@ -12,6 +12,19 @@ from fabmind.models.anomaly.mspc import MSPC, MSPCStatistics, MSPCStream
 from fabmind.models.anomaly.streaming import CUSUMMonitor, CUSUMStream, EWMAMonitor, EWMAStream
 
 __all__ = [
-    "MSPC", "MSPCStatistics", "MSPCStream", "AnomalyDetector", "AnomalyEnsemble", "CUSUMMonitor", "CUSUMStream",
-    "Detection", "EWMAMonitor", "EWMAStream", "IForestDetector", "sensor_contributions", "sensor_of", "to_alarm", "units_of",
+    "MSPC",
+    "AnomalyDetector",
+    "AnomalyEnsemble",
+    "CUSUMMonitor",
+    "CUSUMStream",
+    "Detection",
+    "EWMAMonitor",
+    "EWMAStream",
+    "IForestDetector",
+    "MSPCStatistics",
+    "MSPCStream",
+    "sensor_contributions",
+    "sensor_of",
+    "to_alarm",
+    "units_of",
 ]

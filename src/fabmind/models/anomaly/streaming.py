@@ -85,7 +85,7 @@ class EWMAMonitor(_ChartBase):
         e = lfilter([self.lam], [1.0, -(1 - self.lam)], z, axis=0)
         return e / self._limit
 
-    def stream(self) -> "EWMAStream":
+    def stream(self) -> EWMAStream:
         self._check_fitted()
         return EWMAStream(self)
 
@@ -117,7 +117,7 @@ class CUSUMMonitor(_ChartBase):
             out[t] = np.where(hi >= lo, hi, -lo)
         return out / self.h
 
-    def stream(self) -> "CUSUMStream":
+    def stream(self) -> CUSUMStream:
         self._check_fitted()
         return CUSUMStream(self)
 

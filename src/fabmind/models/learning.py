@@ -1,0 +1,284 @@
+"""The learning loop: engineers' verdicts on FDC alarms retrain the models they are about.
+
+1. **Labelled sets** (:func:`labelled_sets`): the verdicts (``false_alarm`` / ``true_fault`` + root
+   cause) per model (chamber x recipe). A verdict also labels the *unreviewed* alarms of the same
+   model whose leading sensor is the same (engineers review a sample, not every repeat): the
+   labelled runs and these "same signature" runs form the set.
+2. **Candidates** (:func:`retrain_from_verdicts`), each the same FDC model refitted on other data:
+
+   * ``augment`` -- the original training window plus the runs judged false alarms (they are normal);
+   * ``recent`` -- the runs of the ``lookback`` before the hold-out that are normal by label
+     (false alarms in, true faults and unreviewed alarms out);
+   * ``since_change`` -- only the normal runs since the first false alarm (a recalibrated or
+     replaced sensor: the new normal), when there are ``min_train_runs`` of them.
+
+3. **Evaluation** on data none of them trained on: false-alarm rate on the hold-out (the last
+   ``holdout`` before now: labelled false alarms, same-signature repeats and runs the active model
+   passed), detection on every run judged a true fault (never used for training). The best candidate
+   is **promoted only if** it raises fewer false alarms and detects at least as many faults; it is
+   registered either way (inactive when not promoted), so the registry keeps both and
+   ``ModelRegistry.rollback`` (``fabmind models rollback``) undoes a promotion in one command.
+
+Which candidate wins is measured per model, not assumed: an offset after a recalibration is
+usually fixed by ``since_change``, a sensor that is merely noisier by ``augment``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from fabmind.domain import Run, utc
+from fabmind.models.fdc import FdcConfig, indicators, model_name
+
+STRATEGIES = ("augment", "recent", "since_change")
+
+
+@dataclass(frozen=True)
+class LearningConfig:
+    holdout: timedelta = timedelta(days=1)  # the most recent data, kept for evaluation
+    lookback: timedelta = timedelta(days=4)  # how far back ``recent`` trains from the hold-out start
+    min_false_alarms: int = 1  # verdicts of false alarm a model needs before it is retrained
+    min_gain: float = 0.2  # the candidate must cut the hold-out false-alarm rate by at least this share
+    strategies: tuple[str, ...] = STRATEGIES
+    propagate: bool = True  # label unreviewed alarms of the same model and leading sensor
+
+
+@dataclass
+class LabelledSet:
+    """The labels of one model (chamber x recipe): run ids judged normal or faulty."""
+
+    chamber_id: str
+    recipe_id: str
+    false_alarm_runs: set[str] = field(default_factory=set)  # reviewed + same-signature repeats
+    true_fault_runs: set[str] = field(default_factory=set)
+    reviewed: int = 0
+    reviewed_false_alarms: int = 0
+    first_false_alarm: datetime | None = None
+    root_causes: dict[str, int] = field(default_factory=dict)  # root cause text -> verdicts
+    alarmed_runs: set[str] = field(default_factory=set)  # every run the active model alarmed on
+
+    @property
+    def model(self) -> str:
+        return model_name(self.recipe_id)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    false_alarm_rate: float  # on hold-out normal runs
+    detection_rate: float  # on runs judged true faults (nan when there are none)
+    n_normal: int
+    n_fault: int
+
+
+@dataclass(frozen=True)
+class RetrainDecision:
+    """What the loop did for one model: the evaluations, the chosen candidate, whether it was promoted."""
+
+    model: str
+    scope: str
+    active_version: str
+    active: Evaluation
+    candidates: dict[str, Evaluation]
+    strategy: str | None  # the best candidate (None: no candidate could be trained)
+    candidate_version: str | None  # registered version of the best candidate
+    promoted: bool
+    reason: str
+
+
+def _leading_sensor(alarm: Any) -> str:
+    return alarm.contributions[0].sensor if alarm.contributions else ""
+
+
+def labelled_sets(verdicts: pd.DataFrame, alarms: Sequence[Any], runs: dict[str, Run],
+                  propagate: bool = True) -> dict[tuple[str, str], LabelledSet]:
+    """Labels per (chamber, recipe) from verdicts (``monitor.repository.verdicts``) and the stored alarms."""
+    by_id = {a.alarm_id: a for a in alarms}
+    sets: dict[tuple[str, str], LabelledSet] = {}
+
+    def get(run_id: str) -> LabelledSet | None:
+        run = runs.get(run_id)
+        if run is None:
+            return None
+        return sets.setdefault((run.chamber_id, run.recipe_id), LabelledSet(run.chamber_id, run.recipe_id))
+
+    signatures: dict[tuple[str, str], dict[str, str]] = {}
+    for row in verdicts.itertuples(index=False):
+        alarm = by_id.get(row.alarm_id)
+        if alarm is None or not alarm.run_id or row.verdict not in ("false_alarm", "true_fault"):
+            continue
+        ls = get(alarm.run_id)
+        if ls is None:
+            continue
+        ls.reviewed += 1
+        sig = signatures.setdefault((ls.chamber_id, ls.recipe_id), {})
+        lead = _leading_sensor(alarm)
+        if row.verdict == "false_alarm":
+            ls.reviewed_false_alarms += 1
+            ls.false_alarm_runs.add(alarm.run_id)
+            t = utc(runs[alarm.run_id].start)
+            ls.first_false_alarm = t if ls.first_false_alarm is None else min(ls.first_false_alarm, t)
+            sig.setdefault(lead, "false_alarm")
+        else:
+            ls.true_fault_runs.add(alarm.run_id)
+            sig[lead] = "true_fault"  # a sensor that ever led a real fault is not waved through
+        cause = (row.root_cause or "").strip()
+        if cause:
+            ls.root_causes[cause] = ls.root_causes.get(cause, 0) + 1
+    for a in alarms:
+        if not a.run_id or a.run_id not in runs:
+            continue
+        run = runs[a.run_id]
+        ls = sets.get((run.chamber_id, run.recipe_id))
+        if ls is None:
+            continue
+        ls.alarmed_runs.add(a.run_id)
+        if not propagate or a.run_id in ls.false_alarm_runs or a.run_id in ls.true_fault_runs:
+            continue
+        label = signatures.get((run.chamber_id, run.recipe_id), {}).get(_leading_sensor(a))
+        if label == "false_alarm":
+            ls.false_alarm_runs.add(a.run_id)
+        elif label == "true_fault":
+            ls.true_fault_runs.add(a.run_id)
+    return sets
+
+
+def _alarm_rate(model: Any, X: pd.DataFrame) -> float:
+    if X.empty:
+        return float("nan")
+    return float(np.mean(model.score(X[list(model.feature_names_in_)]) >= model.threshold_))
+
+
+def evaluate(model: Any, normal: pd.DataFrame, faulty: pd.DataFrame) -> Evaluation:
+    """False-alarm rate on ``normal`` runs, detection rate on ``faulty`` runs (indicator tables)."""
+    return Evaluation(_alarm_rate(model, normal), _alarm_rate(model, faulty), len(normal), len(faulty))
+
+
+@dataclass
+class _ModelData:
+    runs: list[Run]  # this chamber x recipe, in time order
+    X: pd.DataFrame  # indicators, indexed by run id
+
+
+def _candidate_runs(strategy: str, d: _ModelData, ls: LabelledSet, holdout_start: datetime,
+                    config: LearningConfig, fdc: FdcConfig) -> list[str]:
+    before = [r for r in d.runs if utc(r.start) < holdout_start and r.run_id in d.X.index]
+    normal = [r for r in before if r.run_id not in ls.true_fault_runs
+              and (r.run_id not in ls.alarmed_runs or r.run_id in ls.false_alarm_runs)]
+    if strategy == "augment":
+        first = utc(d.runs[0].start)
+        original = {r.run_id for r in before if utc(r.start) < first + timedelta(days=fdc.train_days)
+                    and r.run_id not in ls.true_fault_runs}
+        return [r.run_id for r in before if r.run_id in original or r.run_id in ls.false_alarm_runs]
+    if strategy == "recent":
+        return [r.run_id for r in normal if utc(r.start) >= holdout_start - config.lookback]
+    if strategy == "since_change":
+        if ls.first_false_alarm is None:
+            return []
+        return [r.run_id for r in normal if utc(r.start) >= ls.first_false_alarm]
+    raise ValueError(f"unknown learning strategy {strategy!r}; use one of {STRATEGIES}")
+
+
+def retrain_model(store: Any, registry: Any, ls: LabelledSet, now: datetime,
+                  config: LearningConfig = LearningConfig(), fdc: FdcConfig = FdcConfig()) -> RetrainDecision | None:
+    """Train the candidates for one model, evaluate them against the active one, promote the best if better."""
+    name, scope = ls.model, ls.chamber_id
+    mv = registry.active(name, scope)
+    if mv is None:
+        return None
+    active = registry.load(name, scope)
+    runs = [r for r in store.run_records(chamber_id=scope, end=now) if r.recipe_id == ls.recipe_id]
+    recipe = next((r for r in store.recipes() if r.recipe_id == ls.recipe_id), None)
+    X = indicators(runs, store.traces([r.run_id for r in runs]), recipe, fdc.stats, fdc.setpoints)
+    feats = list(active.feature_names_in_)
+    if X.empty or any(f not in X.columns for f in feats):
+        return None
+    X = X[feats]
+    d = _ModelData(runs, X)
+    holdout_start = utc(now) - config.holdout
+    hold_ids = [r.run_id for r in runs if utc(r.start) >= holdout_start and r.run_id in X.index]
+    normal_ids = [r for r in hold_ids if r not in ls.true_fault_runs
+                  and (r not in ls.alarmed_runs or r in ls.false_alarm_runs)]
+    fault_ids = [r for r in X.index if r in ls.true_fault_runs]
+    normal, faulty = X.loc[normal_ids], X.loc[fault_ids]
+    base = evaluate(active, normal, faulty)
+    fitted, evals = {}, {}
+    for strategy in config.strategies:
+        ids = _candidate_runs(strategy, d, ls, holdout_start, config, fdc)
+        if len(ids) < fdc.min_train_runs:
+            continue
+        model = fdc.model().fit(X.loc[ids])
+        fitted[strategy], evals[strategy] = model, evaluate(model, normal, faulty)
+    if not fitted:
+        return RetrainDecision(name, scope, mv.version, base, {}, None, None, False,
+                               "no candidate had enough normal runs to train on")
+
+    def key(s: str) -> tuple[float, float]:
+        e = evals[s]
+        return (e.false_alarm_rate, -np.nan_to_num(e.detection_rate, nan=1.0))
+
+    best = min(evals, key=key)
+    e = evals[best]
+    detects = base.n_fault == 0 or e.detection_rate >= base.detection_rate
+    gains = e.false_alarm_rate <= base.false_alarm_rate * (1 - config.min_gain) and base.false_alarm_rate > 0
+    promote = bool(detects and gains and base.n_normal > 0)
+    if promote:
+        reason = (f"{best}: hold-out false alarms {base.false_alarm_rate:.1%} -> {e.false_alarm_rate:.1%}, "
+                  f"detection {base.detection_rate:.0%} -> {e.detection_rate:.0%} on {e.n_fault} fault runs")
+        if base.n_fault == 0:
+            reason += " (detection unverified: no true-fault verdicts for this model)"
+    elif not detects:
+        reason = f"{best} would miss faults: detection {base.detection_rate:.0%} -> {e.detection_rate:.0%}"
+    else:
+        reason = f"{best} is not better enough: false alarms {base.false_alarm_rate:.1%} -> {e.false_alarm_rate:.1%}"
+    model = fitted[best]
+    model.metadata_.scope = scope
+    new = registry.register(model, name=name, scope=scope, activate=promote,
+                            metrics={"holdout_false_alarm_rate": e.false_alarm_rate,
+                                     "verdict_detection_rate": np.nan_to_num(e.detection_rate, nan=-1.0),
+                                     "active_holdout_false_alarm_rate": base.false_alarm_rate},
+                            note=f"learning:{best}: {reason}")
+    return RetrainDecision(name, scope, mv.version, base, evals, best, new.version, promote, reason)
+
+
+@dataclass
+class RetrainReport:
+    decisions: list[RetrainDecision]
+    labelled: dict[tuple[str, str], LabelledSet]
+    verdicts: int
+
+    @property
+    def promoted(self) -> list[RetrainDecision]:
+        return [d for d in self.decisions if d.promoted]
+
+
+def retrain_from_verdicts(store: Any, registry: Any, now: datetime | None = None,
+                          config: LearningConfig = LearningConfig(), fdc: FdcConfig = FdcConfig(),
+                          progress: Callable[[str], None] | None = None) -> RetrainReport:
+    """``fabmind retrain``: retrain every model with enough false-alarm verdicts; promote only if better."""
+    from fabmind.monitor.repository import verdicts as read_verdicts
+
+    v = read_verdicts(store.engine)
+    if now is None:
+        now = max(pd.to_datetime(store.runs()["start"], utc=True)).to_pydatetime() if not v.empty else None
+    if v.empty or now is None:
+        return RetrainReport([], {}, 0)
+    alarms = [a for a in store.alarm_records(end=now) if a.source.startswith("mspc.")]
+    chambers = sorted(set(v["chamber_id"]))
+    runs = {r.run_id: r for c in chambers for r in store.run_records(chamber_id=c, end=now)}
+    sets = labelled_sets(v, [a for a in alarms if a.chamber_id in chambers], runs, config.propagate)
+    decisions = []
+    for key, ls in sorted(sets.items()):
+        if ls.reviewed_false_alarms < config.min_false_alarms:
+            continue
+        if progress:
+            progress(f"{ls.model} @ {ls.chamber_id}")
+        d = retrain_model(store, registry, ls, now, config, fdc)
+        if d is not None:
+            decisions.append(d)
+    return RetrainReport(decisions, sets, len(v))
