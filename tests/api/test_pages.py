@@ -43,3 +43,14 @@ def test_alarm_page_says_which_sensors(browser, demo_store):
     assert aid in html or frame.iloc[0]["chamber_id"] in html
     if not with_contrib.empty:
         assert "σ" in html
+
+
+@pytest.mark.parametrize("path", ["/yield", "/reports", "/assistant", "/approvals", "/alarms?state=all"])
+def test_every_page_renders(browser, path):
+    r = browser.get(path)
+    assert r.status_code == 200 and "<main>" in r.text
+
+
+def test_yield_page_shows_control_limits_and_causes(browser):
+    html = browser.get("/yield").text
+    assert "LCL" in html and 'id="causes"' in html

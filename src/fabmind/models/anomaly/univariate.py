@@ -25,8 +25,8 @@ import pandas as pd
 
 
 class RangeZDetector:
-    def __init__(self, window: int = 400, min_history: int = 20, breakout_weight: float = 50.0,
-                 suppress: int = 200, probation: int = 0):
+    def __init__(self, window: int = 400, min_history: int = 20, breakout_weight: float = 3000.0,
+                 suppress: int = 100, probation: int = 0):
         self.window = window
         self.min_history = min_history
         self.breakout_weight = breakout_weight
