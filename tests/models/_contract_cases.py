@@ -49,6 +49,12 @@ def gross_excursion(seed: int = 0) -> tuple[pd.DataFrame, None, pd.DataFrame]:
     return X, y, ev
 
 
+def _ensemble_kwargs() -> dict[str, Any]:
+    from fabmind.models.anomaly import MSPC, EWMAMonitor
+
+    return {"detectors": [("mspc", MSPC(n_components=2)), ("ewma", EWMAMonitor())], "rule": "any"}
+
+
 CASES: list[ContractCase] = [
     ContractCase("mspc", "fabmind.models.anomaly:MSPC", correlated_sensors, {"n_components": 2}),
     ContractCase("mspc-dynamic", "fabmind.models.anomaly:MSPC", correlated_sensors,
@@ -58,18 +64,9 @@ CASES: list[ContractCase] = [
     ContractCase("ewma", "fabmind.models.anomaly:EWMAMonitor", correlated_sensors),
     ContractCase("cusum", "fabmind.models.anomaly:CUSUMMonitor", correlated_sensors),
     ContractCase("ensemble", "fabmind.models.anomaly.ensemble:AnomalyEnsemble", correlated_sensors,
-                 None),
+                 _ensemble_kwargs()),
 ]
 
-
-def _ensemble_kwargs() -> dict[str, Any]:
-    from fabmind.models.anomaly import MSPC, EWMAMonitor
-
-    return {"detectors": [("mspc", MSPC(n_components=2)), ("ewma", EWMAMonitor())], "rule": "any"}
-
-
-CASES[-1] = ContractCase("ensemble", "fabmind.models.anomaly.ensemble:AnomalyEnsemble", correlated_sensors,
-                         _ensemble_kwargs())
 
 # Anomaly detectors additionally get a metric floor: they must flag the faulty half of the eval batch.
 ANOMALY_IDS = {"mspc", "mspc-dynamic", "iforest", "ewma", "cusum", "ensemble"}
