@@ -131,11 +131,14 @@ def _counts(engine) -> tuple[int, int, int]:
 @given(batch=st.lists(payloads(), min_size=1, max_size=8))
 def test_bad_payloads_quarantined_monitor_stays_up_counts_reconcile(live_store, gen, batch):
     before_r, before_q, _ = _counts(live_store.engine)
-    mon = Monitor(live_store.engine, gen.catalog(), config=MonitorConfig(warmup=5))
+    mon = Monitor(live_store.engine, gen.catalog(), config=MonitorConfig(warmup=5, max_retries=0))
     bus = InProcessBus()
     for p in batch:
         bus.publish(TOPIC, p)
-    stats = asyncio.run(mon.run(bus, idle_timeout=0.05))  # returns: the monitor survived every payload
+    try:
+        stats = asyncio.run(mon.run(bus, idle_timeout=0.05))  # returns: the monitor survived every payload
+    finally:
+        mon.close()
     rep = stats.report
     assert rep.messages == len(batch)
     assert rep.received == rep.stored + rep.quarantined

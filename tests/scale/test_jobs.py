@@ -1,0 +1,140 @@
+"""Per-chamber FDC jobs on the executor: the same models in-process and on Dask, a killed worker's
+tasks redone, idempotent registration and alarm writes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+from datetime import timedelta
+
+import numpy as np
+import pytest
+
+from fabmind.models.registry import ModelRegistry
+from fabmind.scale import InProcessExecutor, make_executor
+from fabmind.scale.jobs import backfill, score_fleet, train_chamber, train_fleet, windows
+
+TRAIN_DAYS = 2.5
+
+
+@pytest.fixture(scope="module")
+def fab(demo_store, small_fab):
+    start = small_fab.start
+    return demo_store.url, start, start + timedelta(days=TRAIN_DAYS)
+
+
+@pytest.fixture(scope="module")
+def dask_ex():
+    pytest.importorskip("dask.distributed")
+    ex = make_executor("local", n_workers=2)
+    yield ex
+    ex.close()
+
+
+@pytest.fixture(scope="module")
+def in_process(fab, tmp_path_factory):
+    url, start, end = fab
+    reg = ModelRegistry(tmp_path_factory.mktemp("reg-local"))
+    return reg, train_fleet(InProcessExecutor(), url, reg, start, end)
+
+
+def _state(reg):
+    out = {}
+    for (name, scope), mv in reg.active_versions().items():
+        m = reg.load(name, scope)
+        out[(name, scope)] = (m.components_, m.mean_, m.t2_limit_, m.spe_limit_, list(m.feature_names_in_))
+    return out
+
+
+def _assert_same_models(a, b):
+    assert a.keys() == b.keys() and len(a) >= 16
+    for k in a:
+        for x, y in zip(a[k], b[k]):
+            np.testing.assert_array_equal(np.asarray(x), np.asarray(y), err_msg=str(k))
+
+
+def test_train_chamber_reads_its_own_slice(fab):
+    url, start, end = fab
+    res = train_chamber(url, "CVD-01/B", start, end)
+    assert res.chamber_id == "CVD-01/B" and res.n_runs > 100
+    assert set(res.models) == {"CVD-SIN-GI", "CVD-SIN-PAS", "CVD-SIO-ILD"}
+    assert all(m.metadata.n_train >= 30 for m in res.models.values())
+
+
+def test_dask_trains_the_same_fdc_models_as_in_process(fab, dask_ex, in_process, tmp_path):
+    url, start, end = fab
+    reg_local, fleet_local = in_process
+    reg = ModelRegistry(tmp_path / "reg-dask")
+    fleet = train_fleet(dask_ex, url, reg, start, end)
+    assert len(fleet.versions) == len(fleet_local.versions) and fleet.runs == fleet_local.runs
+    _assert_same_models(_state(reg_local), _state(reg))
+    # and they score the same runs the same way
+    a = score_fleet(InProcessExecutor(), url, reg_local, end, None)
+    b = score_fleet(dask_ex, url, reg, end, None)
+    assert a.n_scored == b.n_scored > 0
+    assert sorted(x.alarm_id for x in a.alarms) == sorted(x.alarm_id for x in b.alarms)
+
+
+def test_worker_killed_mid_training_job_completes_with_correct_models(fab, dask_ex, in_process, tmp_path):
+    url, start, end = fab
+    client = dask_ex.client
+    workers = list(client.scheduler_info()["workers"])
+    victim = workers[0]
+    pid = client.run(os.getpid, workers=[victim])[victim]
+    killed = []
+
+    def kill_after_first(done, total):
+        if not killed:  # the first task is back: the other worker is busy with its own -> kill -9 it now
+            os.kill(pid, signal.SIGKILL)
+            killed.append(done)
+
+    reg = ModelRegistry(tmp_path / "reg-killed")
+    fleet = train_fleet(dask_ex, url, reg, start, end, progress=kill_after_first)
+    assert killed and fleet.chambers == 8
+    _assert_same_models(_state(in_process[0]), _state(reg))
+
+
+def test_rerun_registers_nothing_new(fab, in_process, tmp_path):
+    url, start, end = fab
+    reg = ModelRegistry(tmp_path / "reg")
+    shutil.copytree(in_process[0].root, reg.root)
+    before = {k: v.version for k, v in reg.active_versions().items()}
+    again = train_fleet(InProcessExecutor(), url, reg, start, end)
+    assert again.reused == len(again.versions) == len(before)
+    assert {k: v.version for k, v in reg.active_versions().items()} == before
+    other = train_fleet(InProcessExecutor(), url, reg, start, end - timedelta(hours=6), chambers=["CVD-01/A"])
+    assert other.reused == 0 and all(v.number == 2 for v in other.versions)  # another window: new versions
+
+
+def test_backfill_twice_duplicates_no_alarm(fab, in_process, tmp_path):
+    from fabmind.store import Store
+
+    url, start, end = fab
+    import sqlite3
+
+    path = tmp_path / "copy.db"
+    with sqlite3.connect(url.removeprefix("sqlite:///")) as src, sqlite3.connect(path) as dst:
+        src.backup(dst)  # a consistent copy (the session store may hold pages in its WAL)
+    copy_url = f"sqlite:///{path}"
+    reg = in_process[0]
+    first = backfill(InProcessExecutor(), copy_url, reg, end, end + timedelta(days=1.5), step=timedelta(hours=12),
+                     chambers=["CVD-01/A", "ETCH-01/A"])
+    with Store(copy_url) as s:
+        n1 = len(s.alarms())
+    second = backfill(InProcessExecutor(), copy_url, reg, end, end + timedelta(days=1.5), step=timedelta(hours=12),
+                      chambers=["CVD-01/A", "ETCH-01/A"])
+    with Store(copy_url) as s:
+        n2 = len(s.alarms())
+    assert len(first.per_chamber) == 2 * 3 and len(first.alarms) == len(second.alarms) == n1 == n2 > 0
+
+
+def test_windows_cover_the_period_without_gaps():
+    from datetime import datetime, timezone
+
+    a = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    cuts = windows(a, a + timedelta(days=10), timedelta(days=3))
+    assert cuts[0][0] == a and cuts[-1][1] == a + timedelta(days=10) and len(cuts) == 4
+    assert all(x[1] == y[0] for x, y in zip(cuts, cuts[1:]))
+    with pytest.raises(ValueError, match="positive"):
+        windows(a, a, timedelta(0))
