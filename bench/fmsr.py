@@ -29,12 +29,12 @@ import numpy as np
 from sqlalchemy import create_engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import write_result  # noqa: E402
+from _common import write_result
 
-from fabmind.domain import Document  # noqa: E402
-from fabmind.knowledge import KnowledgeBase, create_tables  # noqa: E402
-from fabmind.sim import FAULT_LIBRARY, Simulator, simulate  # noqa: E402
-from fabmind.sim.equipment import TYPES  # noqa: E402
+from fabmind.domain import Document
+from fabmind.knowledge import KnowledgeBase, create_tables
+from fabmind.sim import FAULT_LIBRARY, Simulator, simulate
+from fabmind.sim.equipment import TYPES
 
 SEVERITIES = (0.15, 0.3, 0.5, 0.75, 1.0)
 SEEDS = (11, 12)
@@ -178,7 +178,7 @@ def main() -> None:
     ])
     for c in misses[:10]:
         print(f"miss: {c['fault_type']} on {c['type_id']} sev {c['severity']} seed {c['seed']}: rank {c['rank']}, "
-              f"top {c['top']}, deviations {c['deviations']}")
+              f"early rank {c['early_rank']}, top {c['top']}, deviations {c['deviations']}")
 
 
 if __name__ == "__main__":

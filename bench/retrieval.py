@@ -29,14 +29,13 @@ import numpy as np
 from sqlalchemy import create_engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, write_result  # noqa: E402
+from _common import RESULTS, write_result
 
-from fabmind.knowledge import KnowledgeBase, create_tables, load_embedder  # noqa: E402
-from fabmind.knowledge.index import tokenize  # noqa: E402
-from fabmind.sim import simulate  # noqa: E402
-from fabmind.sim.documents import tickets  # noqa: E402
-from fabmind.sim.equipment import TYPES  # noqa: E402
-from fabmind.sim.faults import FAULT_LIBRARY  # noqa: E402
+from fabmind.knowledge import KnowledgeBase, create_tables, load_embedder
+from fabmind.knowledge.index import tokenize
+from fabmind.sim import simulate
+from fabmind.sim.documents import tickets
+from fabmind.sim.equipment import TYPES
 
 K = 5
 BIG_TICKETS = 10_000
@@ -86,7 +85,7 @@ DEFECT_SAY = {"plasma_damage": "plasma-induced damage", "thin_film": "film too t
 
 def say(text: str) -> str:
     for word, alt in WORD_SAY.items():
-        text = re.sub(rf"\b{re.escape(word)}\b", alt, text, flags=re.I)
+        text = re.sub(rf"\b{re.escape(word)}\b", alt, text, flags=re.IGNORECASE)
     return text
 
 
@@ -102,20 +101,21 @@ def generate_questions(kb: KnowledgeBase, rng: np.random.Generator) -> list[Ques
         return options[int(rng.integers(len(options)))]
 
     qs: list[Question] = []
-    for type_id, spec in TYPES.items():
+    for type_id in TYPES:
         chunks = kb.chunks(f"MAN-{type_id}")
-        tool = lambda: pick(TYPE_SAY[type_id])  # noqa: E731
+
+        def tool(type_id: str = type_id) -> str:
+            return pick(TYPE_SAY[type_id])
+
         for c in chunks:
             last = c.section.rsplit(" > ", 1)[-1]
             if last in FM_SAY:
-                ft = next(f for f in FAULT_LIBRARY.values() if f.failure_mode == last)
                 fm = FM_SAY[last]
                 qs += [Question(f"On the {tool()}, what is usually behind {fm[0]}?", c.chunk_id, "manual-cause"),
                        Question(f"Which kind of glass defects come from {fm[1]} on a {tool()}?", c.chunk_id,
                                 "manual-impact"),
                        Question(f"How can I tell that the {tool()} suffers from {pick(fm)}?", c.chunk_id,
                                 "manual-symptoms")]
-                del ft
             elif c.text.startswith("code: "):
                 code = c.text.split(";")[0].removeprefix("code: ")
                 qs.append(Question(pick([f"The {tool()} threw {code}; what does it mean and what do I look at first?",

@@ -135,10 +135,6 @@ def scripted_llm():
         s.close()
 
 
-def tool_messages(request: dict[str, Any]) -> list[dict[str, Any]]:
-    """The tool results (parsed JSON) a request carried."""
-    return [json.loads(m["content"]) for m in request["messages"] if m.get("role") == "tool"]
-
 
 # --------------------------------------------------------------------------- a small fab with its documents
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import pytest
 
 from fabmind.agents.fabtools import fab_toolbox
@@ -47,11 +49,11 @@ def test_roles_and_areas(store):
 
 
 def test_shelve_alarm_executes_only_after_approval(store):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from fabmind.domain import Alarm
 
-    store.upsert([Alarm(alarm_id="A-1", chamber_id="ETCH-01/A", ts=datetime(2026, 1, 7, tzinfo=timezone.utc),
+    store.upsert([Alarm(alarm_id="A-1", chamber_id="ETCH-01/A", ts=datetime(2026, 1, 7, tzinfo=UTC),
                         source="mspc")])
     book = ProposalBook(store=store)
     p = fab_toolbox().call("shelve_alarm", {"alarm_id": "A-1", "reason": "known drift", "hours": 4},

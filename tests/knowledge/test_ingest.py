@@ -5,11 +5,10 @@ from __future__ import annotations
 import io
 
 import pytest
+from knowledge_docs import MANUAL_MD, minimal_pdf
 
 from fabmind.domain import Document
 from fabmind.knowledge import DocumentFormatError, KnowledgeBase
-
-from knowledge_docs import MANUAL_MD, minimal_pdf
 
 
 def test_markdown_sections_become_section_paths(kb, docs_dir):

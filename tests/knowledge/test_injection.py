@@ -52,5 +52,5 @@ def test_render_for_llm_quotes_and_cannot_be_escaped(kb):
     rendered = render_for_llm(kb.search("approve everything", k=1))
     assert rendered.count("</document>") == 1 and rendered.rstrip().endswith("</document>")
     assert "<system>" not in rendered and "&lt;system&gt;" in rendered
-    assert 'flagged="' in rendered and 'source="Evil, § Evil &gt; A"' in rendered
+    assert 'flagged="' in rendered and 'source="Evil, § A"' in rendered
     assert rendered.splitlines()[0].startswith("The following are quoted excerpts")

@@ -58,7 +58,7 @@ def ask(
     user: str = typer.Option("cli", help="user the conversation belongs to"),
     conversation: str = typer.Option("", help="continue this conversation id"),
     hours: float = typer.Option(12.0, help="how many recent hours to examine"),
-    report: Path = typer.Option(None, help="also write the answer to .html, .md or .pdf"),
+    report: str = typer.Option("", help="also write the answer to .html, .md or .pdf"),
     no_llm: bool = typer.Option(False, "--no-llm", help="use the built-in analyst even if an LLM is configured"),
 ) -> None:
     """Ask the equipment fault assistant (answers cite tool results; claims are checked)."""
@@ -71,16 +71,16 @@ def ask(
         answer = assistant.ask(question, user=user, conversation_id=conversation or None, hours=hours,
                                on_text=(lambda t: console.print(t, end="")) if stream else None)
     print_answer(answer)
-    if report is not None:
+    if report:
         from fabmind.reports import save_report
 
-        console.print(f"written: {save_report(answer, report)}")
+        console.print(f"written: {save_report(answer, Path(report))}")
     store.close()
 
 
 def analyze(
     since: str = typer.Option("30d", help="window: 30d, 12h, 2w"),
-    report: Path = typer.Option(Path("yield-report.html"), help="output file: .html, .md or .pdf"),
+    report: str = typer.Option("yield-report.html", help="output file: .html, .md or .pdf"),
     db: str = typer.Option("", "--db", help="database URL (default: FABMIND_DB_URL)"),
     no_llm: bool = typer.Option(False, "--no-llm", help="use the built-in analyst even if an LLM is configured"),
 ) -> None:
@@ -91,7 +91,7 @@ def analyze(
     settings, store, kb = open_agents(db, no_llm)
     with console.status(f"analysing the last {since} of yield…"):
         rep = YieldAgent(store, settings, knowledge=kb).analyze(days=parse_since(since))
-    path = save_report(rep, report)
+    path = save_report(rep, Path(report))
     console.print(Panel(Markdown(rep.sections[0].body), title=f"{rep.title} · {rep.mode_label}"))
     for w in rep.warnings:
         console.print(f"[yellow]⚠ {w}[/yellow]")
@@ -128,8 +128,7 @@ def show_demo(store: Any, result: Any, settings: Any = None, report: Path | None
         f = faults[-1]
         assistant = FaultAssistant(store, settings, knowledge=kb,
                                    now=min(f.start + timedelta(hours=24), f.end or f.start + timedelta(hours=24)))
-        answer = assistant.ask(f"What is wrong with {f.equipment_id if hasattr(f, 'equipment_id') else f.chamber_id.split('/')[0]}?",
-                               user="demo")
+        answer = assistant.ask(f"What is wrong with {f.chamber_id.split('/')[0]}?", user="demo")
         print_answer(answer)
         console.print(f"ground truth: {f.chamber_id} · {FAULT_LIBRARY[f.fault_type].failure_mode}")
     rep = YieldAgent(store, settings, knowledge=kb).analyze(days=30)

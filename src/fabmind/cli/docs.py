@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -28,7 +29,7 @@ def _knowledge_base(db: str, dense: bool):
 
 @docs_app.command("add")
 def add(
-    paths: list[Path] = typer.Argument(..., help="files or folders (md, txt, html, pdf, csv, xlsx)"),
+    paths: Annotated[list[Path], typer.Argument(help="files or folders (md, txt, html, pdf, csv, xlsx)")],
     kind: str = typer.Option(None, help="manual | sop | fmea | ticket | other (default: from header or file name)"),
     type_id: str = typer.Option("", "--type", help="equipment type the documents are about, e.g. DRYETCH-X"),
     db: str = typer.Option("", "--db", help="database URL (default: FABMIND_DB_URL)"),

@@ -29,7 +29,24 @@ from fabmind.knowledge.records import (
 )
 
 __all__ = [
-    "KnowledgeBase", "create_tables", "load_embedder", "StaticEmbedder", "TransformerEmbedder", "Glossary", "FailureModeGraph", "IncidentIndex", "detect_injection",
-    "render_for_llm", "DocumentFormatError", "Chunk", "Citation", "DocumentReport", "FailureMode", "FailureModeHit",
-    "Incident", "IngestReport", "Passage", "Symptom",
+    "Chunk",
+    "Citation",
+    "DocumentFormatError",
+    "DocumentReport",
+    "FailureMode",
+    "FailureModeGraph",
+    "FailureModeHit",
+    "Glossary",
+    "Incident",
+    "IncidentIndex",
+    "IngestReport",
+    "KnowledgeBase",
+    "Passage",
+    "StaticEmbedder",
+    "Symptom",
+    "TransformerEmbedder",
+    "create_tables",
+    "detect_injection",
+    "load_embedder",
+    "render_for_llm",
 ]

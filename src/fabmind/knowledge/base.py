@@ -12,7 +12,7 @@
     1
     >>> hit = kb.search("why is the base pressure climbing", k=1)[0]
     >>> str(hit.citation)
-    'Etch manual, § Etch manual > Vacuum'
+    'Etch manual, § Vacuum'
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -145,7 +145,7 @@ class KnowledgeBase:
             conn.execute(insert(knowledge_documents).values(
                 doc_id=doc_id, title=title or parsed.title or doc_id, kind=kind, format=fmt, type_id=type_id,
                 source=source, content_hash=digest, n_chunks=len(chunks), flagged_chunks=n_flagged,
-                ingested_at=datetime.now(timezone.utc)))
+                ingested_at=datetime.now(UTC)))
             if chunks:
                 conn.execute(insert(knowledge_chunks), [
                     {"chunk_id": c.chunk_id, "doc_id": doc_id, "ordinal": c.ordinal, "section": c.section,

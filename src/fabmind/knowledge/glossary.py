@@ -55,7 +55,7 @@ class Glossary:
         self.codes = {k: tuple(dict.fromkeys(v)) for k, v in codes.items()}  # RF_REFL_W -> (descriptions)
 
     @classmethod
-    def learn(cls, texts: Iterable[str], rows: Iterable[Mapping[str, str]]) -> "Glossary":
+    def learn(cls, texts: Iterable[str], rows: Iterable[Mapping[str, str]]) -> Glossary:
         acronyms: dict[str, str] = {}
         for text in texts:
             for m in _ACRONYM.finditer(text):

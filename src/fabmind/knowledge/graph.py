@@ -69,7 +69,7 @@ class FailureModeGraph:
 
     @classmethod
     def from_rows(cls, rows: Iterable[Mapping[str, str]], citations: Iterable[Citation | None] | None = None
-                  ) -> "FailureModeGraph":
+                  ) -> FailureModeGraph:
         rows = list(rows)
         cites = list(citations) if citations is not None else [None] * len(rows)
         modes = []
@@ -89,7 +89,7 @@ class FailureModeGraph:
         return cls(modes)
 
     @classmethod
-    def from_csv(cls, path: Path | str) -> "FailureModeGraph":
+    def from_csv(cls, path: Path | str) -> FailureModeGraph:
         path = Path(path)
         with path.open(newline="", encoding="utf-8") as f:
             rows = list(csv.DictReader(f))
@@ -98,7 +98,7 @@ class FailureModeGraph:
 
     @classmethod
     def from_chunks(cls, fmea: list[tuple[Chunk, Citation]], manuals: list[tuple[Chunk, Citation]] = (),
-                    doc_types: Mapping[str, str] | None = None) -> "FailureModeGraph":
+                    doc_types: Mapping[str, str] | None = None) -> FailureModeGraph:
         """From the knowledge base's FMEA row chunks, linked to manual chunks that mention each mode."""
         rows = [(c.fields, cite) for c, cite in fmea if c.fields and c.fields.get("failure_mode")]
         graph = cls.from_rows([r for r, _ in rows], [cite for _, cite in rows])

@@ -67,7 +67,7 @@ class IncidentIndex:
         self.index = HybridIndex(texts, embedder)
 
     @classmethod
-    def from_chunks(cls, chunks: Iterable[tuple[Chunk, Citation]], embedder: Embedder | None = None) -> "IncidentIndex":
+    def from_chunks(cls, chunks: Iterable[tuple[Chunk, Citation]], embedder: Embedder | None = None) -> IncidentIndex:
         return cls([(c.fields, cite) for c, cite in chunks if c.fields and c.fields.get("ticket_id")], embedder)
 
     def __len__(self) -> int:

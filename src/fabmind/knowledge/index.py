@@ -23,7 +23,7 @@ RRF_K = 60  # the constant of Cormack et al. (2009); ranks beyond ~100 contribut
 CANDIDATES = 100
 
 _STOPWORDS = frozenset(
-    "a an and are as at be been but by can could did do does for from had has have how i if in into is it its "
+    "a an and are as at be been but by can could did do does for from had has have how i if in into is it its "  # noqa: SIM905
     "me my no not of on or our should so than that the their them then there these they this those to too "
     "up was we were what when where which while who why will with would you your".split()
 ) - {"up"}  # 'up' is a symptom direction ("RF_REFL_W:up"), keep it

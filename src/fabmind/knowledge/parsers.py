@@ -183,8 +183,8 @@ def parse_text(text: str) -> ParsedDocument:
 
 
 class _HtmlSections(HTMLParser):
-    _BLOCK = {"p", "div", "li", "tr", "br", "pre", "table", "ul", "ol", "section", "article", "dd", "dt", "blockquote"}
-    _SKIP = {"script", "style", "noscript", "template", "head"}
+    _BLOCK = frozenset({"p", "div", "li", "tr", "br", "pre", "table", "ul", "ol", "section", "article", "dd", "dt", "blockquote"})
+    _SKIP = frozenset({"script", "style", "noscript", "template", "head"})
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -342,7 +342,11 @@ def parse_csv(text: str, name: str = "table.csv") -> ParsedDocument:
     pieces, columns = _table_pieces(rows, "", 1)
     if not columns:
         raise DocumentFormatError(f"{name}: empty table (no header row)")
-    return ParsedDocument(name, pieces, columns)
+    return ParsedDocument(_file_name(name), pieces, columns)
+
+
+def _file_name(name: str) -> str:
+    return name.replace("\\", "/").rsplit("/", 1)[-1]
 
 
 def parse_xlsx(data: bytes, name: str = "table.xlsx") -> ParsedDocument:
@@ -360,7 +364,7 @@ def parse_xlsx(data: bytes, name: str = "table.xlsx") -> ParsedDocument:
         pieces.extend(sheet_pieces)
         columns = columns or sheet_cols
     wb.close()
-    return ParsedDocument(name, pieces, columns)
+    return ParsedDocument(_file_name(name), pieces, columns)
 
 
 def parse(content: str | bytes, fmt: str, name: str) -> ParsedDocument:

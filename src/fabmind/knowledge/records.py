@@ -21,9 +21,16 @@ class Citation:
     source: str = ""
 
     def __str__(self) -> str:
-        parts = [self.title or self.doc_id]
-        if self.section:
-            parts.append(f"§ {self.section}")
+        """``"Etch manual, § RF > Alarms, p. 3"``; a section path starting with the title omits it."""
+        title = self.title or self.doc_id
+        section = self.section
+        if section.startswith(title + " > "):
+            section = section[len(title) + 3:]
+        elif section == title:
+            section = ""
+        parts = [title]
+        if section:
+            parts.append(f"§ {section}")
         if self.page is not None:
             parts.append(f"p. {self.page}")
         if self.row is not None:

@@ -46,7 +46,8 @@ class LearningConfig:
     min_false_alarms: int = 1  # verdicts of false alarm a model needs before it is retrained
     min_gain: float = 0.2  # the candidate must cut the hold-out false-alarm rate by at least this share
     strategies: tuple[str, ...] = STRATEGIES
-    propagate: bool = True  # label unreviewed alarms of the same model and leading sensor
+    propagate: bool = True  # label unreviewed alarms of the same episode / leading sensor
+    episode_gap: timedelta = timedelta(hours=12)
 
 
 @dataclass
@@ -95,9 +96,15 @@ def _leading_sensor(alarm: Any) -> str:
     return alarm.contributions[0].sensor if alarm.contributions else ""
 
 
-def labelled_sets(verdicts: pd.DataFrame, alarms: Sequence[Any], runs: dict[str, Run],
-                  propagate: bool = True) -> dict[tuple[str, str], LabelledSet]:
-    """Labels per (chamber, recipe) from verdicts (``monitor.repository.verdicts``) and the stored alarms."""
+def labelled_sets(verdicts: pd.DataFrame, alarms: Sequence[Any], runs: dict[str, Run], propagate: bool = True,
+                  episode_gap: timedelta = timedelta(hours=12)) -> dict[tuple[str, str], LabelledSet]:
+    """Labels per (chamber, recipe) from verdicts (``monitor.repository.verdicts``) and the stored alarms.
+
+    With ``propagate``, an unreviewed alarm takes the label of the nearest reviewed alarm of the same
+    *episode* (the model's alarms with no gap over ``episode_gap``: what the monitor deduplicates into
+    one alarm, so one verdict covers it), or outside episodes the label of a reviewed alarm led by the
+    same sensor; an alarm led by a sensor that led a true fault is never labelled a false alarm.
+    """
     by_id = {a.alarm_id: a for a in alarms}
     sets: dict[tuple[str, str], LabelledSet] = {}
 
@@ -131,21 +138,49 @@ def labelled_sets(verdicts: pd.DataFrame, alarms: Sequence[Any], runs: dict[str,
         if cause:
             ls.root_causes[cause] = ls.root_causes.get(cause, 0) + 1
     for a in alarms:
-        if not a.run_id or a.run_id not in runs:
-            continue
-        run = runs[a.run_id]
-        ls = sets.get((run.chamber_id, run.recipe_id))
-        if ls is None:
-            continue
-        ls.alarmed_runs.add(a.run_id)
-        if not propagate or a.run_id in ls.false_alarm_runs or a.run_id in ls.true_fault_runs:
-            continue
-        label = signatures.get((run.chamber_id, run.recipe_id), {}).get(_leading_sensor(a))
-        if label == "false_alarm":
-            ls.false_alarm_runs.add(a.run_id)
-        elif label == "true_fault":
-            ls.true_fault_runs.add(a.run_id)
+        run = runs.get(a.run_id or "")
+        if run is not None and (run.chamber_id, run.recipe_id) in sets:
+            sets[(run.chamber_id, run.recipe_id)].alarmed_runs.add(a.run_id)
+    if propagate:
+        _propagate(sets, signatures, alarms, runs, episode_gap)
     return sets
+
+
+def _propagate(sets: dict[tuple[str, str], LabelledSet], signatures: dict[tuple[str, str], dict[str, str]],
+               alarms: Sequence[Any], runs: dict[str, Run], gap: timedelta) -> None:
+    per_model: dict[tuple[str, str], list[Any]] = {}
+    for a in alarms:
+        run = runs.get(a.run_id or "")
+        if run is not None and (run.chamber_id, run.recipe_id) in sets:
+            per_model.setdefault((run.chamber_id, run.recipe_id), []).append(a)
+    for key, items in per_model.items():
+        ls, sig = sets[key], signatures.get(key, {})
+        fault_leads = {s for s, label in sig.items() if label == "true_fault"}
+        items.sort(key=lambda a: utc(a.ts))
+        episodes, current = [], [items[0]]
+        for prev, a in zip(items, items[1:]):
+            if utc(a.ts) - utc(prev.ts) > gap:
+                episodes.append(current)
+                current = []
+            current.append(a)
+        episodes.append(current)
+        for ep in episodes:
+            reviewed = [(utc(a.ts), "true_fault" if a.run_id in ls.true_fault_runs else "false_alarm")
+                        for a in ep if a.run_id in ls.true_fault_runs or a.run_id in ls.false_alarm_runs]
+            for a in ep:
+                if a.run_id in ls.true_fault_runs or a.run_id in ls.false_alarm_runs:
+                    continue
+                lead = _leading_sensor(a)
+                if reviewed:
+                    label = min(reviewed, key=lambda r: abs((r[0] - utc(a.ts)).total_seconds()))[1]
+                else:
+                    label = sig.get(lead)
+                if label == "false_alarm" and lead in fault_leads:
+                    label = "true_fault"
+                if label == "false_alarm":
+                    ls.false_alarm_runs.add(a.run_id)
+                elif label == "true_fault":
+                    ls.true_fault_runs.add(a.run_id)
 
 
 def _alarm_rate(model: Any, X: pd.DataFrame) -> float:
@@ -178,9 +213,10 @@ def _candidate_runs(strategy: str, d: _ModelData, ls: LabelledSet, holdout_start
     if strategy == "recent":
         return [r.run_id for r in normal if utc(r.start) >= holdout_start - config.lookback]
     if strategy == "since_change":
-        if ls.first_false_alarm is None:
+        starts = [utc(r.start) for r in before if r.run_id in ls.false_alarm_runs]
+        if not starts:
             return []
-        return [r.run_id for r in normal if utc(r.start) >= ls.first_false_alarm]
+        return [r.run_id for r in normal if utc(r.start) >= min(starts)]
     raise ValueError(f"unknown learning strategy {strategy!r}; use one of {STRATEGIES}")
 
 
@@ -271,7 +307,8 @@ def retrain_from_verdicts(store: Any, registry: Any, now: datetime | None = None
     alarms = [a for a in store.alarm_records(end=now) if a.source.startswith("mspc.")]
     chambers = sorted(set(v["chamber_id"]))
     runs = {r.run_id: r for c in chambers for r in store.run_records(chamber_id=c, end=now)}
-    sets = labelled_sets(v, [a for a in alarms if a.chamber_id in chambers], runs, config.propagate)
+    sets = labelled_sets(v, [a for a in alarms if a.chamber_id in chambers], runs, config.propagate,
+                         config.episode_gap)
     decisions = []
     for key, ls in sorted(sets.items()):
         if ls.reviewed_false_alarms < config.min_false_alarms:

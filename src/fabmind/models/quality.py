@@ -85,6 +85,9 @@ class DefectClassifier(SmallModel):
     def _fit(self, X: pd.DataFrame, y: Any, **_: Any) -> None:
         from sklearn.calibration import CalibratedClassifierCV
 
+        if self.calibration not in ("temperature", "sigmoid", "isotonic", "none"):
+            raise ModelError(f"DefectClassifier: unknown calibration {self.calibration!r}; "
+                             "use 'temperature', 'sigmoid', 'isotonic' or 'none'")
         if y is None:
             raise ModelError("DefectClassifier.fit needs y: one class label per row")
         labels = np.asarray(y)
@@ -95,8 +98,6 @@ class DefectClassifier(SmallModel):
         classes, counts = np.unique(labels, return_counts=True)
         if len(classes) < 2:
             raise ModelError(f"DefectClassifier.fit: only one class {classes.tolist()} in y")
-        if self.calibration not in ("temperature", "sigmoid", "isotonic", "none"):
-            raise ModelError(f"DefectClassifier: unknown calibration {self.calibration!r}")
         folds = min(self.calibration_folds, int(counts.min()))
         self.classes_ = classes
         self.gbm_ = self._gbm().fit(X, labels)

@@ -139,7 +139,7 @@ def load_baselines(engine: Engine) -> dict[str, dict[str, tuple[float, float, in
 def baseline_rows(chamber_id: str, sensors: list[str], mean: np.ndarray, spread: np.ndarray, n: int) -> list[dict]:
     now = datetime.now(timezone.utc)
     return [dict(chamber_id=chamber_id, sensor=s, mean=float(m), spread=float(sd), n=int(n), updated=now)
-            for s, m, sd in zip(sensors, mean, spread)]
+            for s, m, sd in zip(sensors, mean, spread) if np.isfinite(m) and np.isfinite(sd)]
 
 
 def write_baselines(conn: Connection, rows: list[dict]) -> None:

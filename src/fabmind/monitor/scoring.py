@@ -79,7 +79,7 @@ class ChamberCharts:
     # ------------------------------------------------------------------ fitting
     def set_baseline(self, mean: np.ndarray, spread: np.ndarray, n: int) -> None:
         signs = np.resize([-1.0, 1.0], self.ewma.min_samples)[:, None]
-        frame = pd.DataFrame(mean + signs * spread, columns=self.sensors)  # fit() then gets the saved values
+        frame = pd.DataFrame(np.nan_to_num(mean) + signs * spread, columns=self.sensors)  # then set exactly
         self.ewma.fit(frame)
         self.cusum.fit(frame)
         self.ewma.mean_ = self.cusum.mean_ = np.asarray(mean, dtype=float)
@@ -88,11 +88,15 @@ class ChamberCharts:
 
     def _fit_from_buffer(self) -> None:
         X = np.vstack(self._buffer)
-        mean = np.nanmean(X, axis=0)
+        seen = np.isfinite(X).sum(axis=0) >= 2
+        with np.errstate(all="ignore"):
+            mean = np.where(seen, np.nanmean(np.where(seen, X, 0.0), axis=0), 0.0)
         X = np.where(np.isnan(X), mean, X)
         frame = pd.DataFrame(X, columns=self.sensors)
         self.ewma.fit(frame)
         self.cusum.fit(frame)
+        # a sensor the chamber did not report while warming up has no baseline: it is not charted
+        self.ewma.mean_ = self.cusum.mean_ = np.where(seen, self.ewma.mean_, np.nan)
         self.baseline = Baseline(self.ewma.mean_, self.ewma.spread_, len(X))
         self.new_baseline = True
         self._buffer.clear()
@@ -115,7 +119,7 @@ class ChamberCharts:
         if self.baseline is None:
             self._buffer.append(X)
             self._buffered += len(X)
-            if self._buffered >= self.warmup:
+            if self._buffered >= max(self.warmup, self.ewma.min_samples):
                 self._fit_from_buffer()
             return ChartResult(self.chamber_id, len(X), 0.0, None, 0.0, run_id=b.run_id)
         return self._chart(X, times, b.run_id)

@@ -49,6 +49,7 @@ class MonitorStats:
     alarm_latency_ms: list[float] = field(default_factory=list)  # publish (payload 'sent') -> alarm committed
     store_latency_ms: list[float] = field(default_factory=list)  # publish -> readings committed
     write_failures: int = 0
+    scoring_errors: int = 0
 
 
 @dataclass
@@ -123,9 +124,10 @@ class Monitor:
             ch = ChamberCharts(chamber_id, sensors, warmup=c.warmup, lam=c.ewma_lambda, L=c.ewma_L, k=c.cusum_k,
                                h=c.cusum_h)
             saved = self._baselines.get(chamber_id, {})
-            if sensors and all(s in saved for s in sensors):
-                ch.set_baseline(np.array([saved[s][0] for s in sensors]), np.array([saved[s][1] for s in sensors]),
-                                min(saved[s][2] for s in sensors))
+            if sensors and any(s in saved for s in sensors):  # sensors without a saved baseline are not charted
+                rows = [saved.get(s, (np.nan, 1.0, 0)) for s in sensors]
+                ch.set_baseline(np.array([r[0] for r in rows]), np.array([r[1] for r in rows]),
+                                max(r[2] for r in rows))
             self.charts[chamber_id] = ch
         return ch
 
@@ -148,7 +150,12 @@ class Monitor:
             self._sync_operator_actions(conn)
             baselines: list[dict] = []
             for m in fresh:
-                result = self._score(m.readings)
+                try:
+                    result = self._score(m.readings)
+                except Exception:  # a message that breaks scoring must not block the stream: store it, log it
+                    log.exception("scoring %s from %s failed; stored unscored", m.msg_key, m.readings.chamber_id)
+                    self.stats.scoring_errors += 1
+                    result = None
                 if result is not None:
                     self._apply(result)
                 ch = self.charts.get(m.readings.chamber_id)

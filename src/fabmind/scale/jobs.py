@@ -47,6 +47,12 @@ def open_store(url: str) -> Any:
     return store
 
 
+def warm_store(url: str) -> str:
+    """Open the store in this process ahead of the tasks (``client.run(warm_store, url)`` on every worker)."""
+    open_store(url)
+    return url
+
+
 def one_blas_thread() -> Any:
     """Context: BLAS on one thread. Per-chamber matrices are small (100 runs x 100 indicators), where
     multi-threaded BLAS only fights the other workers for cores (measured: SVD 6x slower on 2 busy cores)."""

@@ -1,0 +1,121 @@
+"""Energy: baseline on a real Steel Industry slice, gaps, anomalies, waste attribution on the simulator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fabmind.models.base import ModelError
+from fabmind.models.energy import (
+    EnergyBaseline,
+    analyze_energy,
+    energy_features,
+    production_load,
+    regularize,
+)
+
+FIX = Path(__file__).resolve().parents[1] / "fixtures" / "steel_energy"
+
+
+@pytest.fixture(scope="module")
+def steel() -> pd.DataFrame:
+    df = pd.read_csv(FIX / "steel_energy_jan2018_4weeks.csv.gz")
+    ts = pd.to_datetime(df["date"], format="%d/%m/%Y %H:%M", utc=True)
+    return pd.DataFrame({"ts": ts, "kwh": df["Usage_kWh"]})
+
+
+def test_baseline_beats_seasonal_naive_on_steel_slice(steel):
+    grid = regularize(steel)
+    X = energy_features(grid, lags=(1, 2, 4, 96))
+    train = grid.index < grid.index[0] + pd.Timedelta(days=21)
+    model = EnergyBaseline(objective="regression", n_estimators=200).fit(X[train], grid["kwh"][train])
+    y = grid["kwh"][~train].to_numpy()
+    rmse = np.sqrt(np.nanmean((model.predict(X[~train]) - y) ** 2))
+    naive = np.sqrt(np.nanmean((grid["kwh"].shift(96)[~train].to_numpy() - y) ** 2))
+    assert rmse < 0.75 * naive, (rmse, naive)
+
+
+def test_meter_gaps_are_kept_missing_and_handled(steel):
+    rng = np.random.default_rng(0)
+    holes = steel.drop(index=steel.index[500:540]).drop(index=rng.choice(steel.index[1000:], 150, replace=False))
+    grid = regularize(holes)
+    assert len(grid) == len(steel)  # the grid spans the gaps
+    assert grid["gap"].sum() == 190 and grid["kwh"].isna().sum() == 190  # nothing invented
+    X = energy_features(grid, lags=(1, 96))
+    assert X["lag1"].isna().sum() >= 190  # lags across a gap are missing, not filled
+    model = EnergyBaseline(n_estimators=50).fit(X, grid["kwh"])  # gap rows are skipped when fitting
+    assert np.isfinite(model.predict(X)).all()
+    assert all(not grid["gap"].loc[a.start:a.end].any() for a in model.anomalies(X, grid["kwh"]))
+    frame = holes.assign(meter_id="EM-X", equipment_id="RMILL-01")
+    rep = analyze_energy(frame, reference_days=7)
+    assert rep.coverage["EM-X"] == pytest.approx(1 - 190 / len(steel))
+    assert rep.consumption["kwh"].sum() == pytest.approx(holes["kwh"].sum())
+    # duplicates keep the last reading; off-grid readings add up in their interval
+    dup = pd.DataFrame({"ts": pd.to_datetime(["2026-01-01 00:00", "2026-01-01 00:00", "2026-01-01 00:20"], utc=True),
+                        "kwh": [1.0, 2.0, 3.0]})
+    g = regularize(dup)
+    assert g["kwh"].tolist() == [2.0, 3.0]
+
+
+def test_energy_bad_input(steel):
+    with pytest.raises(ModelError, match="kWh must be a finite number"):
+        regularize(steel.assign(kwh=steel["kwh"].where(steel.index != 7, -1.0)))
+    with pytest.raises(ModelError, match="no columns"):
+        regularize(steel.drop(columns=["kwh"]))
+    with pytest.raises(ModelError, match="no readings"):
+        regularize(steel.iloc[:0])
+    grid = regularize(steel.iloc[:200])
+    X = energy_features(grid)
+    with pytest.raises(ModelError, match="intervals with a reading"):
+        EnergyBaseline().fit(X, np.full(len(X), np.nan))
+    with pytest.raises(ModelError, match="lag"):
+        energy_features(grid, lags=(0,))
+    with pytest.raises(ModelError, match="frame needs columns"):
+        analyze_energy(steel)
+
+
+def test_constant_waste_found_with_savings():
+    ts = pd.date_range("2026-01-01", periods=4 * 24 * 14, freq="15min", tz="UTC")
+    busy = ((ts.hour >= 6) & (ts.hour < 22)).astype(float)
+    kwh = 5 + 10 * busy + np.random.default_rng(0).normal(0, 0.2, len(ts))
+    kwh[-300:] += 2.0
+    frame = pd.DataFrame({"meter_id": "EM-ETCH-01", "equipment_id": "ETCH-01", "ts": ts, "kwh": kwh,
+                          "state": np.where(busy > 0, "producing", "idle")})
+    rep = analyze_energy(frame, reference_days=7)
+    assert len(rep.waste) == 1
+    w = rep.waste[0]
+    assert w.kind == "constant" and w.kwh == pytest.approx(600, rel=0.1)
+    assert w.start >= ts[-320].to_pydatetime() and sum(w.by_shift.values()) == pytest.approx(w.kwh, rel=0.05)
+    assert rep.savings_kwh == pytest.approx(w.kwh)
+
+
+@pytest.fixture(scope="module")
+def sim_fab():
+    from fabmind.sim import simulate
+
+    return simulate(days=12, seed=7, scale="small", documents=False, traces=False)
+
+
+def test_idle_waste_attributed_to_the_right_tool(sim_fab):
+    batch = sim_fab.batch
+    meters = {m.meter_id: m.equipment_id for m in batch.energy_meters}
+    frame = pd.DataFrame([e.model_dump() for e in batch.energy_readings])
+    frame["equipment_id"] = frame["meter_id"].map(meters)
+    runs = pd.DataFrame([r.model_dump(exclude={"setpoints"}) for r in batch.runs])
+    rep = analyze_energy(frame, load=production_load(runs))
+    truth = [w for w in sim_fab.energy_waste if w.fault_type == "idle_no_standby"]
+    assert truth, "the default fault plan injects an idle_no_standby waste"
+    tool = truth[0].chamber_id.split("/")[0]
+    idle = [w for w in rep.waste if w.kind == "idle"]
+    assert idle and idle[0].equipment_id == tool
+    found = sum(w.kwh for w in rep.waste if w.equipment_id == tool and w.kind == "idle")
+    elsewhere = sum(w.kwh for w in rep.waste if w.equipment_id != tool)
+    assert found > 3 * elsewhere, (found, elsewhere)
+    assert set(rep.consumption["shift"]) == {"A", "B", "C"}
+    assert rep.total_kwh == pytest.approx(frame["kwh"].sum())
+    ex = rep.baselines[f"EM-{tool}"].explain(energy_features(regularize(frame[frame.equipment_id == tool]),
+                                                              production_load(runs)[tool]).iloc[:2])
+    assert ex[0].contributions and ex[0].output >= 0
