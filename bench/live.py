@@ -133,6 +133,26 @@ async def naive_phase(store, root: str, n_rounds: int, seed: int, timeout: float
     return {"messages": done, "readings": readings_done, "seconds": last - out["t_first"]}
 
 
+# ---------------------------------------------------------------------- CPU accounting
+
+
+def children_cpu_s() -> float:
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def broker_cpu_s() -> float:
+    """CPU seconds Mosquitto has used (from /proc; 0 if it cannot be read)."""
+    try:
+        pid = int(Path("/run/mosquitto/mosquitto.pid").read_text().strip())
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
 # ---------------------------------------------------------------------- main
 
 
@@ -163,12 +183,18 @@ def main() -> None:
     mon = Monitor(store.engine, g.catalog(),
                   config=MonitorConfig(warmup=200, alarm_policy=AlarmPolicy(flood_limit=100_000)))
 
-    # 1. throughput (burst)
+    # 1. throughput (burst); CPU seconds of monitor, publisher and broker give a load-independent figure
+    broker_cpu0 = broker_cpu_s()
+    cpu0, child0 = time.process_time(), children_cpu_s()
     pub, last_commit = asyncio.run(run_monitor_phase(mon, root, a.rounds, 0, 1, "burst-", timeout=180))
+    cpu_monitor, cpu_pub = time.process_time() - cpu0, children_cpu_s() - child0
+    cpu_broker = broker_cpu_s() - broker_cpu0
     burst_readings = mon.stats.report.stored
     rate = burst_readings / max(last_commit - pub["t_first"], 1e-9)
-    print(f"throughput: {burst_readings} readings in {last_commit - pub['t_first']:.2f} s -> {rate:,.0f}/s",
-          file=sys.stderr)
+    cpu_total = cpu_monitor + cpu_pub + cpu_broker
+    per_cpu_s = burst_readings / max(cpu_total, 1e-9)
+    print(f"throughput: {burst_readings} readings in {last_commit - pub['t_first']:.2f} s -> {rate:,.0f}/s; "
+          f"CPU s monitor {cpu_monitor:.2f} publisher {cpu_pub:.2f} broker {cpu_broker:.2f}", file=sys.stderr)
 
     # 2. latency at the goal rate (or 80 % of what the burst reached, if lower)
     paced_rate = min(GOAL_RATE, 0.8 * rate)
@@ -208,6 +234,10 @@ def main() -> None:
         "alarms_in_latency_phase": int(mon.stats.alarms_raised - raised_before),
         "latency_phase_readings_per_s": round(paced_rate),
         "naive_readings_per_s": round(naive_rate),
+        "cpu_s": {"monitor": round(cpu_monitor, 2), "publisher": round(cpu_pub, 2), "broker": round(cpu_broker, 2)},
+        "readings_per_cpu_s": round(per_cpu_s),
+        "readings_per_s_2_free_cores_estimate": round(min(2 * per_cpu_s, burst_readings / max(cpu_monitor, 1e-9))),
+        "load_average_1m": os.getloadavg()[0],
         "sent_readings": sent_readings,
         "quarantined": mon.stats.report.quarantined,
         "setup": f"{N_CH} chambers x {N_S} sensors x {SAMPLES} samples per message, SQLite WAL, Mosquitto QoS 1, "
@@ -218,6 +248,7 @@ def main() -> None:
         ("readings/s end to end", rate, naive_rate, f">= {GOAL_RATE:,} (goal)"),
         ("p99 publish->alarm ms", p99, None, f"<= {GOAL_P99:g} (goal)"),
         ("p99 publish->scored ms", p99_decision, None, ""),
+        ("readings per CPU-second (monitor+publisher+broker)", per_cpu_s, None, ""),
         ("ratio vs naive", rate / naive_rate, 1.0, ""),
         ("lost", lost, None, "0"),
         ("duplicated", duplicated, None, "0"),

@@ -119,3 +119,22 @@ def test_idle_waste_attributed_to_the_right_tool(sim_fab):
     ex = rep.baselines[f"EM-{tool}"].explain(energy_features(regularize(frame[frame.equipment_id == tool]),
                                                               production_load(runs)[tool]).iloc[:2])
     assert ex[0].contributions and ex[0].output >= 0
+
+
+def test_energy_service_and_cli_on_store(demo_store):
+    import typer
+    from typer.testing import CliRunner
+
+    from fabmind.cli import energy as energy_cli
+    from fabmind.models.energy import energy_report_from_store
+
+    rep = energy_report_from_store(demo_store)
+    assert set(rep.consumption["equipment_id"]) == {m.equipment_id for m in demo_store.energy_meters()}
+    assert rep.total_kwh == pytest.approx(demo_store.energy()["kwh"].sum())
+    app = typer.Typer()
+    energy_cli.register(app)
+    app.command("noop")(lambda: None)  # a second command keeps typer in group mode
+    url = str(demo_store.engine.url)
+    out = CliRunner().invoke(app, ["energy", "--db", url, "--top", "3"])
+    assert out.exit_code == 0, out.output
+    assert "Energy per tool and shift" in out.output and "saving if fixed" in out.output

@@ -410,3 +410,15 @@ def analyze_energy(frame: pd.DataFrame, *, freq: str = "15min", reference_days: 
         columns=["equipment_id", "meter_id", "shift", "state", "kwh", "intervals"])
     waste.sort(key=lambda w: -w.kwh)
     return EnergyReport(consumption=consumption, waste=waste, coverage=coverage, baselines=models)
+
+
+def energy_report_from_store(store: Any, *, start: datetime | None = None, end: datetime | None = None,
+                             meter_id: str | None = None, reference_days: float | None = None) -> EnergyReport:
+    """:func:`analyze_energy` on a :class:`fabmind.store.Store`: its energy readings in the window, with
+    the production load of each tool computed from the store's runs (the service behind ``fabmind energy``)."""
+    frame = store.energy(meter_id=meter_id, start=start, end=end)
+    if frame.empty:
+        raise ModelError("energy_report_from_store: the store has no energy readings in this window")
+    runs = store.runs(start=start, end=end)
+    load = production_load(runs) if len(runs) else None
+    return analyze_energy(frame, reference_days=reference_days, load=load)
