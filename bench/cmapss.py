@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import datasets_dir, write_result  # noqa: E402
+from _common import datasets_dir, write_result
 
-from fabmind.models.maintenance import RULModel, rul_target, window_features  # noqa: E402
+from fabmind.models.maintenance import RULModel, rul_target, window_features
 
 COLS = ["unit", "cycle", "os1", "os2", "os3"] + [f"s{i}" for i in range(1, 22)]
 # the 14 informative sensors (s1, s5, s6, s10, s16, s18, s19 are constant in FD001)
@@ -29,7 +29,7 @@ CAP = 125.0
 
 
 def load(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
-    read = lambda name: pd.read_csv(folder / name, sep=r"\s+", header=None, names=COLS)  # noqa: E731
+    read = lambda name: pd.read_csv(folder / name, sep=r"\s+", header=None, names=COLS)
     return read("train_FD001.txt"), read("test_FD001.txt"), np.loadtxt(folder / "RUL_FD001.txt")
 
 

@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import write_result  # noqa: E402
+from _common import write_result
 
-from fabmind.models.defect_maps import DefectPatternClassifier  # noqa: E402
-from fabmind.sim.defect_maps import simulate_maps, substrate_mask  # noqa: E402
+from fabmind.models.defect_maps import DefectPatternClassifier
+from fabmind.sim.defect_maps import simulate_maps, substrate_mask
 
 
 def tensors(maps):

@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 import uuid
+from datetime import UTC
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -119,10 +120,10 @@ async def naive_phase(store, root: str, n_rounds: int, seed: int, timeout: float
             chamber = "/".join(str(m.topic).split("/")[2:4])
             rows = [{"chamber_id": chamber, "sensor": s, "ts": t, "value": v, "run_id": body.get("run_id")}
                     for t, row in zip(body["ts"], body["values"]) for s, v in zip(body["sensors"], row)]
-            from datetime import datetime, timezone
+            from datetime import datetime
 
             for r in rows:
-                r["ts"] = datetime.fromtimestamp(r["ts"], timezone.utc)
+                r["ts"] = datetime.fromtimestamp(r["ts"], UTC)
             rep = store.ingest_readings(rows, source="naive")
             readings_done += rep.stored
             done += 1
@@ -157,9 +158,9 @@ def broker_cpu_s() -> float:
 
 
 def main() -> None:
+    from _common import write_result
     from sqlalchemy import func, select
 
-    from _common import write_result
     from fabmind.ingest.tables import ingest_messages
     from fabmind.monitor.alarms import AlarmPolicy
     from fabmind.monitor.service import Monitor, MonitorConfig

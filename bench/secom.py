@@ -19,11 +19,11 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import datasets_dir, write_result  # noqa: E402
+from _common import datasets_dir, write_result
 
-from fabmind.models.quality import YieldPassFailModel  # noqa: E402
+from fabmind.models.quality import YieldPassFailModel
 
-PARAMS = dict(max_features=100, num_leaves=3, n_estimators=800)
+PARAMS = {"max_features": 100, "num_leaves": 3, "n_estimators": 800}
 
 
 def load(folder: Path) -> tuple[pd.DataFrame, np.ndarray, pd.Series]:
@@ -31,8 +31,8 @@ def load(folder: Path) -> tuple[pd.DataFrame, np.ndarray, pd.Series]:
     t = pd.to_datetime(df["Time"])
     swap = t.dt.day <= 12
     fixed = t.copy()
-    fixed[swap] = pd.to_datetime(dict(year=t[swap].dt.year, month=t[swap].dt.day, day=t[swap].dt.month,
-                                      hour=t[swap].dt.hour, minute=t[swap].dt.minute, second=t[swap].dt.second))
+    fixed[swap] = pd.to_datetime({"year": t[swap].dt.year, "month": t[swap].dt.day, "day": t[swap].dt.month,
+                                      "hour": t[swap].dt.hour, "minute": t[swap].dt.minute, "second": t[swap].dt.second})
     df["ts"] = fixed
     df = df.sort_values("ts", kind="stable").reset_index(drop=True)
     X = df[[str(i) for i in range(590)]]

@@ -17,11 +17,13 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import datasets_dir, write_result  # noqa: E402
+import itertools
 
-from fabmind.models.quality import DefectClassifier  # noqa: E402
+from _common import datasets_dir, write_result
 
-PARAMS = dict(n_estimators=600, learning_rate=0.03, num_leaves=63, min_child_samples=10, colsample_bytree=0.5)
+from fabmind.models.quality import DefectClassifier
+
+PARAMS = {"n_estimators": 600, "learning_rate": 0.03, "num_leaves": 63, "min_child_samples": 10, "colsample_bytree": 0.5}
 
 
 def load(folder: Path) -> tuple[pd.DataFrame, np.ndarray]:
@@ -35,7 +37,7 @@ def ece(proba: np.ndarray, correct: np.ndarray, bins: int = 10) -> float:
     conf = proba.max(axis=1)
     edges = np.linspace(0, 1, bins + 1)
     total = 0.0
-    for lo, hi in zip(edges[:-1], edges[1:]):
+    for lo, hi in itertools.pairwise(edges):
         m = (conf > lo) & (conf <= hi)
         if m.any():
             total += m.mean() * abs(correct[m].mean() - conf[m].mean())

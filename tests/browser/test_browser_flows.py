@@ -119,7 +119,7 @@ def test_engineer_flow(chromium, server, small_fab):
         healthy = page.locator("a.chamber.h-ok")
         unhealthy = page.locator("a.chamber.h-warn, a.chamber.h-bad")
         assert healthy.count() >= 1 and unhealthy.count() >= 1, "demo fab has both healthy and alarmed chambers"
-        colour = lambda loc: loc.evaluate("el => getComputedStyle(el).backgroundColor")  # noqa: E731
+        colour = lambda loc: loc.evaluate("el => getComputedStyle(el).backgroundColor")
         assert colour(healthy.first) != colour(unhealthy.first), "health is shown by colour"
         open_alarms = set(store.alarms(state=["raised", "acknowledged"])["chamber_id"])
         shown = {t.split("·")[0].strip() for t in unhealthy.all_inner_texts()}

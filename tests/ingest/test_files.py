@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pytest
@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from fabmind.ingest.files import import_file, load_mapping
 from fabmind.store import schema
 
-T0 = datetime(2026, 2, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 2, 1, tzinfo=UTC)
 
 
 def _count(store, table) -> int:
@@ -68,14 +68,14 @@ def test_readings_file_replayed_twice_stores_each_reading_once(live_store, tmp_p
     rows = []
     for i in range(200):
         for s in ("S00", "S01"):
-            rows.append({"chamber_id": "ETCH-01/A", "sensor": s, "ts": datetime.fromtimestamp(base + i * 0.1, timezone.utc),
+            rows.append({"chamber_id": "ETCH-01/A", "sensor": s, "ts": datetime.fromtimestamp(base + i * 0.1, UTC),
                          "value": 100.0 + i % 7, "run_id": "R-1"})
     rows += [
-        {"chamber_id": "ETCH-01/A", "sensor": "S00", "ts": datetime.fromtimestamp(base + 999, timezone.utc),
+        {"chamber_id": "ETCH-01/A", "sensor": "S00", "ts": datetime.fromtimestamp(base + 999, UTC),
          "value": 99999.0, "run_id": "R-1"},  # out of range
-        {"chamber_id": "ETCH-01/A", "sensor": "NOPE", "ts": datetime.fromtimestamp(base, timezone.utc),
+        {"chamber_id": "ETCH-01/A", "sensor": "NOPE", "ts": datetime.fromtimestamp(base, UTC),
          "value": 1.0, "run_id": "R-1"},  # unknown sensor
-        {"chamber_id": "ETCH-99/Z", "sensor": "S00", "ts": datetime.fromtimestamp(base, timezone.utc),
+        {"chamber_id": "ETCH-99/Z", "sensor": "S00", "ts": datetime.fromtimestamp(base, UTC),
          "value": 1.0, "run_id": "R-1"},  # unknown chamber
     ]
     df = pd.DataFrame(rows)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from fabmind.ingest.payload import encode_trace
 from fabmind.ingest.sink import ReadingSink
@@ -25,6 +25,6 @@ def test_fast_path_rows_read_back_through_the_store_and_dedup_with_it(live_store
     assert abs(got[0] - t) < 1e-6 and abs(got[1] - (t + 0.5)) < 1e-6 and set(frame["run_id"]) == {"R-9"}
     # the store's own validated path sees the same key as already stored
     again = live_store.ingest_readings(
-        [{"chamber_id": "ETCH-01/A", "sensor": "S00", "ts": datetime.fromtimestamp(t, timezone.utc), "value": 100.0}],
+        [{"chamber_id": "ETCH-01/A", "sensor": "S00", "ts": datetime.fromtimestamp(t, UTC), "value": 100.0}],
         source="t")
     assert again.stored == 0 and again.quarantined == 1

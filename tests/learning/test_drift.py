@@ -7,10 +7,9 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 import pytest
+from _recal_fab import CHAMBER, RECIPE, SENSOR
 
-from fabmind.models.drift import DriftConfig, input_drift, model_indicators, performance_drift, psi, recalibrated
-
-CHAMBER, RECIPE, SENSOR = "CVD-01/B", "CVD-SIN-GI", "CHAMBER_PRESS_MTORR"
+from fabmind.models.drift import DriftConfig, input_drift, model_indicators, performance_drift, psi
 
 
 def test_psi_is_zero_for_same_distribution_and_grows_with_shift():
@@ -19,25 +18,6 @@ def test_psi_is_zero_for_same_distribution_and_grows_with_shift():
     assert psi(ref, rng.normal(size=5000)) < 0.01
     assert psi(ref, rng.normal(size=5000) + 0.5) < psi(ref, rng.normal(size=5000) + 1.5)
     assert psi(ref, rng.normal(size=5000) + 1.5) > 1.0
-
-
-@pytest.fixture(scope="module")
-def recal_store(small_fab, tmp_path_factory):
-    """The small fab with CVD-01/B's chamber-pressure gauge recalibrated (+offset) from day 2.5 on."""
-    from fabmind.store import Store
-
-    fab = small_fab
-    recal_at = fab.start + timedelta(days=2.5)
-    ref_runs = [r for r in fab.batch.runs if r.chamber_id == CHAMBER and r.start < recal_at]
-    by_id = {t.run_id: t for t in fab.batch.traces}
-    j = by_id[ref_runs[0].run_id].sensors.index(SENSOR)
-    run_means = [float(np.mean(by_id[r.run_id].values[:, j])) for r in ref_runs if r.run_id in by_id]
-    offset = 3.0 * float(np.std(run_means))  # a recalibration worth three run-to-run sigmas
-    traces = recalibrated(fab.batch.traces, CHAMBER, SENSOR, recal_at, offset)
-    s = Store(f"sqlite:///{tmp_path_factory.mktemp('drift') / 'recal.db'}")
-    s.write_batch(fab.batch.__class__(**{**fab.batch.__dict__, "traces": traces}))
-    yield s, fab.start, recal_at
-    s.close()
 
 
 def test_recalibration_flagged_within_window_and_stable_data_not(recal_store, demo_store):

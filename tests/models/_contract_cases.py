@@ -65,11 +65,23 @@ CASES: list[ContractCase] = [
     ContractCase("cusum", "fabmind.models.anomaly:CUSUMMonitor", correlated_sensors),
     ContractCase("ensemble", "fabmind.models.anomaly.ensemble:AnomalyEnsemble", correlated_sensors,
                  _ensemble_kwargs()),
+    ContractCase("mspc-adjusted", "fabmind.models.anomaly:AdjustedMSPC", lambda seed=0: with_setpoint(seed),
+                 {"confidence": 0.99}),
 ]
 
 
+def with_setpoint(seed: int = 0) -> tuple[pd.DataFrame, None, pd.DataFrame]:
+    """:func:`correlated_sensors` plus a recipe setpoint ``SP.P`` that S0 follows (context column)."""
+    X, y, ev = correlated_sensors(seed)
+    rng = np.random.default_rng(seed + 1)
+    sp, sp_ev = rng.normal(100, 5, len(X)), rng.normal(100, 5, len(ev))
+    X["S0"] += sp - 100
+    ev["S0"] += sp_ev - 100
+    return X.assign(**{"SP.P": sp}), y, ev.assign(**{"SP.P": sp_ev})
+
+
 # Anomaly detectors additionally get a metric floor: they must flag the faulty half of the eval batch.
-ANOMALY_IDS = {"mspc", "mspc-dynamic", "iforest", "ewma", "cusum", "ensemble"}
+ANOMALY_IDS = {"mspc", "mspc-dynamic", "iforest", "ewma", "cusum", "ensemble", "mspc-adjusted"}
 
 
 # --- defect-map pattern classifier (added by the defect-maps room) ---------------------------------
@@ -91,3 +103,40 @@ def _defect_maps_cached(seed: int, _cache: dict = {}) -> tuple[pd.DataFrame, Any
 
 CASES.append(ContractCase("defect-pattern", "fabmind.models.defect_maps:DefectPatternClassifier", defect_maps,
                           {"n_estimators": 30}))
+
+
+# --- maintenance, quality and energy families (added by the maintenance/quality/energy room) -------
+def _tabular(seed: int = 0, n: int = 240, p: int = 5) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    cols = [f"S{i}" for i in range(p)]
+    return (pd.DataFrame(rng.normal(size=(n, p)), columns=cols),
+            pd.DataFrame(rng.normal(size=(40, p)), columns=cols), rng.normal(size=n))
+
+
+def regression_target(seed: int = 0) -> tuple[pd.DataFrame, Any, pd.DataFrame]:
+    """Non-negative target (RUL cycles, kWh, thickness) driven by two inputs."""
+    X, ev, noise = _tabular(seed)
+    return X, np.abs(50 + 10 * X["S0"] - 5 * X["S1"] + noise).to_numpy(), ev
+
+
+def binary_target(seed: int = 0) -> tuple[pd.DataFrame, Any, pd.DataFrame]:
+    """Fail (1) / pass (0) driven by S0."""
+    X, ev, noise = _tabular(seed)
+    return X, (X["S0"] + 0.5 * noise > 0.8).astype(int).to_numpy(), ev
+
+
+def defect_classes(seed: int = 0) -> tuple[pd.DataFrame, Any, pd.DataFrame]:
+    X, ev, _ = _tabular(seed)
+    return X, np.where(X["S0"] > 0.5, "scratch", np.where(X["S1"] > 0, "stain", "bump")), ev
+
+
+CASES += [
+    ContractCase("rul", "fabmind.models.maintenance:RULModel", regression_target,
+                 {"n_estimators": 30, "mlp_seeds": 1}),
+    ContractCase("failure-risk", "fabmind.models.maintenance:FailureRiskModel", binary_target, {"n_estimators": 30}),
+    ContractCase("defect-classifier", "fabmind.models.quality:DefectClassifier", defect_classes, {"n_estimators": 30}),
+    ContractCase("yield-pass-fail", "fabmind.models.quality:YieldPassFailModel", binary_target, {"n_estimators": 30}),
+    ContractCase("virtual-metrology", "fabmind.models.quality:VirtualMetrologyModel", regression_target,
+                 {"n_estimators": 30}),
+    ContractCase("energy-baseline", "fabmind.models.energy:EnergyBaseline", regression_target, {"n_estimators": 30}),
+]

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from fabmind.domain import AlarmState
 from fabmind.monitor.alarms import AlarmManager, AlarmPolicy, Violation, priority_of, severity_of
 
-T0 = datetime(2026, 3, 1, 8, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 
 
 def v(chamber="ETCH-01/A", t=0, score=1.5, code="FDC-STREAM"):

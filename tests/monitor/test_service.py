@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -88,7 +88,7 @@ def test_shelve_and_equipment_alarms_persist(live_store, gen):
     mon = Monitor(live_store.engine, gen.catalog())
     rec = mon.equipment_alarm("ETCH-01/A", "ALID-7", "RF generator tripped", True)
     assert rec.alarm.source == "equipment" and rec.alarm.severity == 3
-    mon.shelve(rec.alarm.alarm_id, "kim", datetime.now(timezone.utc) + timedelta(hours=1))
+    mon.shelve(rec.alarm.alarm_id, "kim", datetime.now(UTC) + timedelta(hours=1))
     stored = repo.load_alarms(live_store.engine)
     assert stored[0].alarm.state.value == "shelved" and stored[0].shelved_until is not None
     mon.equipment_alarm("ETCH-01/A", "ALID-7", "", False)  # shelved: the clear waits for the shelf
@@ -123,3 +123,30 @@ def test_operator_actions_from_another_process_reach_the_running_monitor(live_st
     feed(msgs[60:])  # still faulty after the clear: a new alarm (re-alarm), the old one stays cleared
     [new] = repo.load_alarms(live_store.engine)
     assert new.alarm.alarm_id != alarm_id and new.alarm.chamber_id == "ETCH-01/A"
+
+
+def test_run_level_scorers_are_called_once_per_finished_run(live_store, gen):
+    from fabmind.ingest.payload import encode_trace, trace_topic
+    from fabmind.monitor.alarms import Violation
+
+    calls = []
+
+    def mspc_like(chamber_id, run_id):  # stands in for a registry model scored on the run's indicators
+        calls.append((chamber_id, run_id))
+        if run_id == "R-2":
+            return Violation(chamber_id, datetime.now(UTC), "mspc.RCP", "FDC-MSPC", 3.0, run_id=run_id)
+        return None
+
+    def boom(chamber_id, run_id):
+        raise RuntimeError("model file missing")
+
+    mon = Monitor(live_store.engine, gen.catalog(), run_scorers=[mspc_like, boom])
+    bus = InProcessBus()
+    t0 = datetime.now(UTC).timestamp() - 100
+    for k, run in enumerate(["R-1", "R-1", "R-2", "R-3"]):
+        bus.publish(trace_topic("fab", "ETCH", "ETCH-01/A"),
+                    encode_trace(f"m{k}", ["S00"], [t0 + k], [[100.0]], run_id=run))
+    _run(mon, bus)
+    assert calls == [("ETCH-01/A", "R-1"), ("ETCH-01/A", "R-2")]  # R-3 is still running
+    [rec] = repo.load_alarms(live_store.engine)
+    assert rec.alarm.run_id == "R-2" and rec.alarm.source == "mspc.RCP" and mon.stats.scoring_errors == 2

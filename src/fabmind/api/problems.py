@@ -50,6 +50,10 @@ def install(app: FastAPI) -> None:
     async def _lookup(request: Request, exc: LookupError):
         return problem(404, "Not found", str(exc).strip("'\""), request.url.path)
 
+    @app.exception_handler(PermissionError)
+    async def _forbidden(request: Request, exc: PermissionError):  # e.g. someone else's / unknown conversation
+        return problem(403, "Forbidden", str(exc), request.url.path)
+
     @app.exception_handler(ValueError)
     async def _value(request: Request, exc: ValueError):
         return problem(400, "Bad request", str(exc), request.url.path)

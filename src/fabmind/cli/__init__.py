@@ -19,7 +19,7 @@ app = typer.Typer(
 )
 
 # command groups, in the order they appear in --help
-_GROUPS = ["demo", "models", "monitor", "ingest", "yield_cmds", "assistant", "docs", "defect_maps", "db", "serve"]
+_GROUPS = ["demo", "models", "learning", "monitor", "ingest", "yield_cmds", "energy", "assistant", "docs", "defect_maps", "db", "serve"]
 
 
 def _register_all() -> None:

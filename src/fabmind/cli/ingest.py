@@ -43,7 +43,8 @@ def ingest(
                           TimeRemainingColumn(), console=console, transient=True) as bar:
                 task = bar.add_task("import", total=None)
                 result = import_file(store, path, kind, mapping=cols,
-                                     progress=lambda done, total: bar.update(task, completed=done, total=total))
+                                     progress=lambda done, total, task=task: bar.update(task, completed=done,
+                                                                                             total=total))
             reasons = ", ".join(f"{k} {v}" for k, v in sorted(result.reasons.items()))
             table.add_row(path.name, str(result.rows), str(result.stored), str(result.quarantined), reasons or "-")
     console.print(table)

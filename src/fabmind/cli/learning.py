@@ -68,19 +68,19 @@ def parse_every(text: str) -> float:
 
 def retrain(db: str = _DB, home: str = _HOME,
             now: str = typer.Option(None, help="treat this time as now (ISO; default: the latest run in the store)"),
-            holdout_hours: float = typer.Option(24.0, help="recent data kept for evaluating candidates"),
+            holdout: float = typer.Option(0.3, help="latest share of each model's runs since its first alarm kept "
+                                                    "for evaluating candidates"),
             min_gain: float = typer.Option(0.2, help="required cut of the hold-out false-alarm rate (share)"),
             schedule: str = typer.Option("", help="repeat every interval (30m, 6h, daily ...); empty: once")) -> None:
     """Retrain the FDC models engineers' verdicts point at; promote a candidate only if it is better."""
     from fabmind.models.learning import LearningConfig, retrain_from_verdicts
 
     every = parse_every(schedule) if schedule else 0.0
-    config = LearningConfig(holdout=timedelta(hours=holdout_hours), min_gain=min_gain)
+    config = LearningConfig(holdout_fraction=holdout, min_gain=min_gain)
     while True:
         store, registry = _open(db, home)
-        with store:
-            with console.status("retraining from verdicts ..."):
-                report = retrain_from_verdicts(store, registry, _when(now), config)
+        with store, console.status("retraining from verdicts ..."):
+            report = retrain_from_verdicts(store, registry, _when(now), config)
         table = Table(title=f"{report.verdicts} verdicts; {len(report.decisions)} models retrained, "
                             f"{len(report.promoted)} promoted")
         for col in ("model", "chamber", "strategy", "promoted", "active -> candidate", "why"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+
 import typer
 from rich.console import Console
 from rich.table import Table

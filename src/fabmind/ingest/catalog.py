@@ -32,7 +32,7 @@ class SensorCatalog:
     sensors_by_type: dict[str, dict[str, Sensor]] = field(default_factory=dict)
 
     @classmethod
-    def from_records(cls, chambers: Iterable[Chamber], sensors: Iterable[Sensor]) -> "SensorCatalog":
+    def from_records(cls, chambers: Iterable[Chamber], sensors: Iterable[Sensor]) -> SensorCatalog:
         cat = cls()
         for c in chambers:
             cat.chamber_type[c.chamber_id] = c.type_id
@@ -41,11 +41,11 @@ class SensorCatalog:
         return cat
 
     @classmethod
-    def from_batch(cls, batch: FabBatch) -> "SensorCatalog":
+    def from_batch(cls, batch: FabBatch) -> SensorCatalog:
         return cls.from_records(batch.chambers, batch.sensors)
 
     @classmethod
-    def from_store(cls, store: Any) -> "SensorCatalog":
+    def from_store(cls, store: Any) -> SensorCatalog:
         """Read chambers and sensors through the store's record-list queries."""
         chambers = list(store.chambers())
         sensors: list[Sensor] = []

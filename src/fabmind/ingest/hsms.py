@@ -23,7 +23,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from fabmind.ingest.payload import encode_trace, trace_topic
@@ -51,17 +51,17 @@ def parse_stime(stime: str, fallback: float) -> float:
     """SEMI E5 ``STIME``: ``YYYYMMDDhhmmsscc`` (16) or ``YYMMDDhhmmss`` (12), UTC; else ``fallback``."""
     try:
         if len(stime) == 16:
-            d = datetime.strptime(stime[:14], "%Y%m%d%H%M%S").replace(tzinfo=timezone.utc)
+            d = datetime.strptime(stime[:14], "%Y%m%d%H%M%S").replace(tzinfo=UTC)
             return d.timestamp() + int(stime[14:16]) / 100
         if len(stime) == 12:
-            return datetime.strptime(stime, "%y%m%d%H%M%S").replace(tzinfo=timezone.utc).timestamp()
+            return datetime.strptime(stime, "%y%m%d%H%M%S").replace(tzinfo=UTC).timestamp()
     except ValueError:
         pass
     return fallback
 
 
 def format_stime(ts: float) -> str:
-    d = datetime.fromtimestamp(ts, timezone.utc)
+    d = datetime.fromtimestamp(ts, UTC)
     return d.strftime("%Y%m%d%H%M%S") + f"{int(d.microsecond / 10000):02d}"
 
 

@@ -44,7 +44,7 @@ class MqttConfig:
     backoff_max_s: float = 5.0
 
     @classmethod
-    def from_settings(cls, settings, client_id: str = "fabmind-monitor") -> "MqttConfig":
+    def from_settings(cls, settings, client_id: str = "fabmind-monitor") -> MqttConfig:
         return cls(host=settings.mqtt_host or "127.0.0.1", port=settings.mqtt_port, topic_root=settings.mqtt_topic_root,
                    client_id=client_id)
 

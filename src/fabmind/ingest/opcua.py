@@ -19,7 +19,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from fabmind.ingest.payload import encode_trace, trace_topic
@@ -32,7 +32,7 @@ class NodeMapping(dict):
     """node id (``ns=2;s=...`` / ``ns=2;i=...``) -> ``(chamber_id, sensor)``."""
 
     @classmethod
-    def parse(cls, raw: Mapping[str, str | tuple[str, str]]) -> "NodeMapping":
+    def parse(cls, raw: Mapping[str, str | tuple[str, str]]) -> NodeMapping:
         out = cls()
         for node_id, target in raw.items():
             if isinstance(target, str):
@@ -47,11 +47,11 @@ class NodeMapping(dict):
 def _epoch(ts: datetime | None) -> float:
     if ts is None:
         return time.time()
-    return (ts.replace(tzinfo=timezone.utc) if ts.tzinfo is None else ts).timestamp()
+    return (ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts).timestamp()
 
 
 class _Handler:
-    def __init__(self, owner: "OpcUaSource"):
+    def __init__(self, owner: OpcUaSource):
         self.owner = owner
 
     def datachange_notification(self, node: Any, val: Any, data: Any) -> None:
@@ -124,7 +124,7 @@ class OpcUaSource:
                         if time.monotonic() - last_check > 2.0:  # a read fails fast on a lost session
                             await state.read_value()
                             last_check = time.monotonic()
-            except (OSError, asyncio.TimeoutError, ua.UaError, ConnectionError) as exc:
+            except (TimeoutError, OSError, ua.UaError, ConnectionError) as exc:
                 log.warning("OPC UA %s: %s; reconnecting in %.1f s", self.url, exc, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self.backoff_max_s)

@@ -27,10 +27,10 @@ class ReadingBatch:
         return int(self.ts_us.shape[0])
 
     @classmethod
-    def empty(cls, chamber_id: str = "") -> "ReadingBatch":
+    def empty(cls, chamber_id: str = "") -> ReadingBatch:
         return cls(chamber_id, np.empty(0, dtype=object), np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64))
 
-    def take(self, mask: np.ndarray) -> "ReadingBatch":
+    def take(self, mask: np.ndarray) -> ReadingBatch:
         return ReadingBatch(self.chamber_id, self.sensor[mask], self.ts_us[mask], self.value[mask], self.run_id)
 
     def rows(self) -> list[tuple[str, str, int, float, str | None]]:
@@ -93,7 +93,7 @@ class IngestReport:
     duplicates: int = 0  # part of ``quarantined``: already stored (replay / redelivery)
     reasons: dict[str, int] = field(default_factory=dict)
 
-    def add(self, other: "IngestReport") -> None:
+    def add(self, other: IngestReport) -> None:
         self.messages += other.messages
         self.received += other.received
         self.stored += other.stored

@@ -10,16 +10,20 @@ at-least-once delivery into idempotent writes.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 from sqlalchemy import Connection, Engine, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from fabmind.ingest.records import IngestReport, QuarantineItem, ReadingBatch, ValidatedMessage
 from fabmind.ingest.tables import ingest_messages
 from fabmind.store.schema import quarantine, readings
+
+log = logging.getLogger(__name__)
 
 
 def reason_code(reason: str) -> str:
@@ -73,8 +77,8 @@ class ReadingSink:
             try:
                 with self.engine.connect() as conn:
                     conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
-            except Exception:  # a busy database: try again next period
-                pass
+            except SQLAlchemyError as exc:  # a busy database: try again next period
+                log.debug("WAL checkpoint skipped: %s", exc)
 
     def close(self) -> None:
         self._closing.set()
@@ -87,7 +91,7 @@ class ReadingSink:
         if self.dialect == "sqlite":
             ts: list = sqlite_ts(b.ts_us)
         else:
-            ts = [datetime.fromtimestamp(t / 1e6, timezone.utc) for t in b.ts_us.tolist()]
+            ts = [datetime.fromtimestamp(t / 1e6, UTC) for t in b.ts_us.tolist()]
         return list(zip([b.chamber_id] * n, b.sensor.tolist(), ts, b.value.tolist(), [b.run_id] * n))
 
     def known_keys(self, conn: Connection, source: str, keys: Sequence[str]) -> set[str]:
@@ -112,7 +116,7 @@ class ReadingSink:
         ``duplicate_reading``. ``also(conn, new_messages)`` runs inside the same transaction.
         """
         report = IngestReport(source=messages[0].source if messages else "")
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         fresh: list[ValidatedMessage] = []
         q_rows: list[dict] = []
         ledger: list[dict] = []
@@ -175,7 +179,7 @@ class ReadingSink:
 def quarantine_items(engine: Engine, items: Sequence[QuarantineItem]) -> IngestReport:
     """Write rejects that are not part of a message batch (file rows, OPC UA / SECS values)."""
     report = IngestReport(source=items[0].source if items else "")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     rows: list[dict] = []
     for item in items:
         ReadingSink._quarantine(item, now, rows, report)

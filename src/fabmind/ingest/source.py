@@ -105,7 +105,7 @@ class InProcessBus:
                 self._event.clear()
                 try:
                     await asyncio.wait_for(self._event.wait(), timeout=0.05)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     if idle_timeout is not None and time.monotonic() - idle_since > idle_timeout:
                         return
                 continue

@@ -21,7 +21,7 @@ import json
 import math
 import time
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from itertools import chain
 
 import numpy as np
@@ -47,7 +47,7 @@ def _ts_to_us(raw: list) -> np.ndarray:
                 out[i] = round(t * 1e6)
             elif isinstance(t, str):
                 d = datetime.fromisoformat(t)
-                d = d.replace(tzinfo=timezone.utc) if d.tzinfo is None else d
+                d = d.replace(tzinfo=UTC) if d.tzinfo is None else d
                 out[i] = round(d.timestamp() * 1e6)
         except (ValueError, OverflowError):
             pass

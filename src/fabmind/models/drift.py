@@ -24,7 +24,7 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -222,13 +222,14 @@ def store_drift(store: Any, registry: Any, reference: tuple[datetime, datetime],
         cur = model_indicators(store, scope, recipe, start, now, feats)
         if ref.empty or cur.empty:
             continue
-        report.inputs.append(input_drift(ref, cur, config, model=name, scope=scope,
-                                         reference=(utc(reference[0]).isoformat(), utc(reference[1]).isoformat()),
-                                         current=(start.isoformat(), now.isoformat())))
+        d = input_drift(ref, cur, config, model=name, scope=scope)
+        report.inputs.append(replace(d, reference=(utc(reference[0]).isoformat(), utc(reference[1]).isoformat()),
+                                     current=(start.isoformat(), now.isoformat())))
     if engine is not None:
         from fabmind.monitor.repository import verdicts
 
-        report.performance = performance_drift(verdicts(engine), config, since=start)
+        report.performance = [p for p in performance_drift(verdicts(engine), config, since=start)
+                              if chambers is None or p.scope in chambers]
     return report
 
 

@@ -367,7 +367,7 @@ def analyze_energy(frame: pd.DataFrame, *, freq: str = "15min", reference_days: 
         raise ModelError("analyze_energy: no energy readings")
     rows, waste, coverage, models = [], [], {}, {}
     step_h = pd.Timedelta(freq).total_seconds() / 3600.0
-    win = max(int(round(min_hours / step_h)), 1)
+    win = max(round(min_hours / step_h), 1)
     for meter, sub in frame.groupby("meter_id", sort=True):
         eq = str(sub["equipment_id"].iloc[0]) if "equipment_id" in sub else str(meter)
         grid = regularize(sub, freq)

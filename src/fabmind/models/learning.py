@@ -10,11 +10,16 @@
    * ``recent`` -- the runs of the ``lookback`` before the hold-out that are normal by label
      (false alarms in, true faults and unreviewed alarms out);
    * ``since_change`` -- only the normal runs since the first false alarm (a recalibrated or
-     replaced sensor: the new normal), when there are ``min_train_runs`` of them.
+     replaced sensor: the new normal), when there are ``min_train_runs`` of them;
+   * ``recenter`` -- the active model with the expected value of the features that moved by more than
+     ``recenter_sigmas`` since the first false alarm shifted to where they now are (a recalibrated
+     gauge: new zero point, same covariance, so the model stays as sensitive as it was);
+   * ``relimit`` -- the active model with a recalibrated control limit: just above the scores of the
+     false alarms before the hold-out, never above a confirmed fault's score nor ``max_relimit``.
 
-3. **Evaluation** on data none of them trained on: false-alarm rate on the hold-out (the last
-   ``holdout`` before now: labelled false alarms, same-signature repeats and runs the active model
-   passed), detection on every run judged a true fault (never used for training). The best candidate
+3. **Evaluation** on data none of them trained on: false-alarm rate on the hold-out (the latest
+   ``holdout_fraction`` of the model's runs since its first alarm, time-ordered: labelled false alarms,
+   their propagated repeats and runs the active model passed), detection on every run judged a true fault (never used for training). The best candidate
    is **promoted only if** it raises fewer false alarms and detects at least as many faults; it is
    registered either way (inactive when not promoted), so the registry keeps both and
    ``ModelRegistry.rollback`` (``fabmind models rollback``) undoes a promotion in one command.
@@ -25,6 +30,7 @@ usually fixed by ``since_change``, a sensor that is merely noisier by ``augment`
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -36,16 +42,21 @@ import pandas as pd
 from fabmind.domain import Run, utc
 from fabmind.models.fdc import FdcConfig, indicators, model_name
 
-STRATEGIES = ("augment", "recent", "since_change")
+STRATEGIES = ("augment", "recent", "since_change", "recenter", "relimit")
 
 
 @dataclass(frozen=True)
 class LearningConfig:
-    holdout: timedelta = timedelta(days=1)  # the most recent data, kept for evaluation
+    holdout_fraction: float = 0.3  # the latest share of a model's runs since its first alarm, kept for evaluation
+    holdout_min: int = 8  # ... but at least this many runs
     lookback: timedelta = timedelta(days=4)  # how far back ``recent`` trains from the hold-out start
     min_false_alarms: int = 1  # verdicts of false alarm a model needs before it is retrained
     min_gain: float = 0.2  # the candidate must cut the hold-out false-alarm rate by at least this share
+    min_sensitivity: float = 0.9  # ... and catch at least this share of the synthetic faults the active one catches
     strategies: tuple[str, ...] = STRATEGIES
+    min_train_runs: int = 20  # a candidate needs this many normal runs (it reuses the recipe's pooled response)
+    recenter_sigmas: float = 3.0  # ``recenter`` moves only features whose median moved further (normal spreads)
+    max_relimit: float = 3.0  # ``relimit`` never raises the limit beyond this multiple of the trained one
     propagate: bool = True  # label unreviewed alarms of the same episode / leading sensor
     episode_gap: timedelta = timedelta(hours=12)
 
@@ -75,6 +86,7 @@ class Evaluation:
     detection_rate: float  # on runs judged true faults (nan when there are none)
     n_normal: int
     n_fault: int
+    sensitivity: float = float("nan")  # share of synthetic one-sensor steps detected (see ``sensitivity``)
 
 
 @dataclass(frozen=True)
@@ -158,7 +170,7 @@ def _propagate(sets: dict[tuple[str, str], LabelledSet], signatures: dict[tuple[
         fault_leads = {s for s, label in sig.items() if label == "true_fault"}
         items.sort(key=lambda a: utc(a.ts))
         episodes, current = [], [items[0]]
-        for prev, a in zip(items, items[1:]):
+        for prev, a in itertools.pairwise(items):
             if utc(a.ts) - utc(prev.ts) > gap:
                 episodes.append(current)
                 current = []
@@ -189,9 +201,35 @@ def _alarm_rate(model: Any, X: pd.DataFrame) -> float:
     return float(np.mean(model.score(X[list(model.feature_names_in_)]) >= model.threshold_))
 
 
-def evaluate(model: Any, normal: pd.DataFrame, faulty: pd.DataFrame) -> Evaluation:
-    """False-alarm rate on ``normal`` runs, detection rate on ``faulty`` runs (indicator tables)."""
-    return Evaluation(_alarm_rate(model, normal), _alarm_rate(model, faulty), len(normal), len(faulty))
+def sensitivity(model: Any, normal: pd.DataFrame, spread: pd.Series, sigmas: float = 4.0) -> float:
+    """Share of synthetic faults detected: every sensor in turn stepped by ``sigmas`` x ``spread`` (the
+    active model's normal spread, one yardstick for all candidates) on every normal hold-out run.
+
+    Guards detection where engineers have not yet confirmed a fault on this model: a candidate that
+    merely widened its limits until the false alarms went away loses here.
+    """
+    from fabmind.models.anomaly.alarms import sensor_of
+
+    if normal.empty:
+        return float("nan")
+    groups: dict[str, list[str]] = {}
+    for c in normal.columns:
+        if not str(c).startswith(("SP.", "PM.")):
+            groups.setdefault(sensor_of(str(c)), []).append(str(c))
+    hits = []
+    for cols in groups.values():
+        for sign in (1.0, -1.0):
+            shifted = normal.copy()
+            shifted[cols] = shifted[cols] + sign * sigmas * spread[cols].to_numpy()
+            hits.append(_alarm_rate(model, shifted))
+    return float(np.mean(hits))
+
+
+def evaluate(model: Any, normal: pd.DataFrame, faulty: pd.DataFrame, spread: pd.Series | None = None) -> Evaluation:
+    """False-alarm rate on ``normal`` runs, detection rate on ``faulty`` runs (indicator tables), and
+    the synthetic-fault ``sensitivity`` when ``spread`` is given."""
+    sens = sensitivity(model, normal, spread) if spread is not None else float("nan")
+    return Evaluation(_alarm_rate(model, normal), _alarm_rate(model, faulty), len(normal), len(faulty), sens)
 
 
 @dataclass
@@ -201,7 +239,7 @@ class _ModelData:
 
 
 def _candidate_runs(strategy: str, d: _ModelData, ls: LabelledSet, holdout_start: datetime,
-                    config: LearningConfig, fdc: FdcConfig) -> list[str]:
+                    config: LearningConfig, fdc: FdcConfig | None) -> list[str]:
     before = [r for r in d.runs if utc(r.start) < holdout_start and r.run_id in d.X.index]
     normal = [r for r in before if r.run_id not in ls.true_fault_runs
               and (r.run_id not in ls.alarmed_runs or r.run_id in ls.false_alarm_runs)]
@@ -220,6 +258,51 @@ def _candidate_runs(strategy: str, d: _ModelData, ls: LabelledSet, holdout_start
     raise ValueError(f"unknown learning strategy {strategy!r}; use one of {STRATEGIES}")
 
 
+def _recentered(active: Any, X: pd.DataFrame, ls: LabelledSet, holdout_start: datetime, d: _ModelData,
+                config: LearningConfig) -> Any | None:
+    import copy
+
+    ids = _candidate_runs("since_change", d, ls, holdout_start, config, None)
+    if len(ids) < config.holdout_min:
+        return None
+    rows = X.loc[ids]
+    if hasattr(active, "intercept_") and hasattr(active, "expected"):  # context-adjusted MSPC
+        shift = np.median(rows[active.indicator_features_].to_numpy() - active.expected(rows).to_numpy(), axis=0)
+        spread, attr = np.asarray(active.residual_spread_), "intercept_"
+    elif hasattr(active, "mean_") and hasattr(active, "spread_"):  # plain MSPC
+        shift = np.median(rows.to_numpy(dtype=float) - active.mean_, axis=0)
+        spread, attr = np.asarray(active.spread_), "mean_"
+    else:
+        return None
+    moved = np.abs(shift) > config.recenter_sigmas * spread
+    if not moved.any():
+        return None
+    model = copy.deepcopy(active)
+    setattr(model, attr, getattr(model, attr) + np.where(moved, shift, 0.0))
+    return model
+
+
+def _relimited(active: Any, X: pd.DataFrame, ls: LabelledSet, holdout_start: datetime, d: _ModelData,
+               config: LearningConfig) -> Any | None:
+    import copy
+
+    before = [r.run_id for r in d.runs if utc(r.start) < holdout_start and r.run_id in X.index]
+    fa = [r for r in before if r in ls.false_alarm_runs]
+    if not fa:
+        return None
+    scores = active.score(X.loc[fa])
+    limit = float(np.quantile(scores, 0.9)) * 1.05  # robust to one odd verdict
+    tf = [r for r in X.index if r in ls.true_fault_runs]
+    if tf:
+        limit = min(limit, 0.95 * float(np.min(active.score(X.loc[tf]))))
+    limit = min(limit, config.max_relimit * active.threshold_)
+    if limit <= active.threshold_:
+        return None
+    model = copy.deepcopy(active)
+    model.threshold_ = limit
+    return model
+
+
 def retrain_model(store: Any, registry: Any, ls: LabelledSet, now: datetime,
                   config: LearningConfig = LearningConfig(), fdc: FdcConfig = FdcConfig()) -> RetrainDecision | None:
     """Train the candidates for one model, evaluate them against the active one, promote the best if better."""
@@ -230,52 +313,83 @@ def retrain_model(store: Any, registry: Any, ls: LabelledSet, now: datetime,
     active = registry.load(name, scope)
     runs = [r for r in store.run_records(chamber_id=scope, end=now) if r.recipe_id == ls.recipe_id]
     recipe = next((r for r in store.recipes() if r.recipe_id == ls.recipe_id), None)
-    X = indicators(runs, store.traces([r.run_id for r in runs]), recipe, fdc.stats, fdc.setpoints)
+    from fabmind.models.fdc import store_pm_ends
+
+    pm = store_pm_ends(store).get(scope) if "PM.age_days" in active.feature_names_in_ else None
+    X = indicators(runs, store.traces([r.run_id for r in runs]), recipe, fdc.stats, fdc.setpoints, pm)
     feats = list(active.feature_names_in_)
     if X.empty or any(f not in X.columns for f in feats):
         return None
     X = X[feats]
     d = _ModelData(runs, X)
-    holdout_start = utc(now) - config.holdout
-    hold_ids = [r.run_id for r in runs if utc(r.start) >= holdout_start and r.run_id in X.index]
+    scored = [r for r in runs if r.run_id in X.index]
+    labelled = [r for r in scored if r.run_id in ls.alarmed_runs or r.run_id in ls.false_alarm_runs
+                or r.run_id in ls.true_fault_runs]
+    since = [r for r in scored if labelled and utc(r.start) >= utc(labelled[0].start)]
+    n_hold = max(config.holdout_min, round(config.holdout_fraction * len(since)))
+    hold = scored[-n_hold:]  # time-ordered split: candidates never see the hold-out
+    if not hold or len(hold) == len(scored):
+        return None
+    holdout_start = utc(hold[0].start)
+    hold_ids = [r.run_id for r in hold]
     normal_ids = [r for r in hold_ids if r not in ls.true_fault_runs
                   and (r not in ls.alarmed_runs or r in ls.false_alarm_runs)]
     fault_ids = [r for r in X.index if r in ls.true_fault_runs]
     normal, faulty = X.loc[normal_ids], X.loc[fault_ids]
-    base = evaluate(active, normal, faulty)
+    spread = pd.Series(np.asarray(getattr(active, "spread_", X.std().to_numpy()), dtype=float), index=feats)
+    base = evaluate(active, normal, faulty, spread)
     fitted, evals = {}, {}
     for strategy in config.strategies:
-        ids = _candidate_runs(strategy, d, ls, holdout_start, config, fdc)
-        if len(ids) < fdc.min_train_runs:
+        if strategy in ("relimit", "recenter"):
+            make = _relimited if strategy == "relimit" else _recentered
+            model = make(active, X, ls, holdout_start, d, config)
+            if model is not None:
+                fitted[strategy], evals[strategy] = model, evaluate(model, normal, faulty, spread)
             continue
-        model = fdc.model().fit(X.loc[ids])
-        fitted[strategy], evals[strategy] = model, evaluate(model, normal, faulty)
+        ids = _candidate_runs(strategy, d, ls, holdout_start, config, fdc)
+        if len(ids) < config.min_train_runs:
+            continue
+        model = fdc.model()
+        response = getattr(active, "response_", None)  # the recipe's physics is unchanged: keep its pooled response
+        if response is not None and type(model) is type(active):
+            model.fit(X.loc[ids], response=response)
+        else:
+            model.fit(X.loc[ids])
+        fitted[strategy], evals[strategy] = model, evaluate(model, normal, faulty, spread)
     if not fitted:
         return RetrainDecision(name, scope, mv.version, base, {}, None, None, False,
                                "no candidate had enough normal runs to train on")
 
     def key(s: str) -> tuple[float, float]:
         e = evals[s]
-        return (e.false_alarm_rate, -np.nan_to_num(e.detection_rate, nan=1.0))
+        return (e.false_alarm_rate, -np.nan_to_num(e.sensitivity))
 
-    best = min(evals, key=key)
+    def keeps_detection(e: Evaluation) -> bool:
+        confirmed = base.n_fault == 0 or e.detection_rate >= base.detection_rate
+        synthetic = not np.isfinite(base.sensitivity) or e.sensitivity >= config.min_sensitivity * base.sensitivity
+        return bool(confirmed and synthetic)
+
+    eligible = [s for s in evals if keeps_detection(evals[s])]
+    best = min(eligible or list(evals), key=key)
     e = evals[best]
-    detects = base.n_fault == 0 or e.detection_rate >= base.detection_rate
+    detects = keeps_detection(e)
     gains = e.false_alarm_rate <= base.false_alarm_rate * (1 - config.min_gain) and base.false_alarm_rate > 0
     promote = bool(detects and gains and base.n_normal > 0)
     if promote:
         reason = (f"{best}: hold-out false alarms {base.false_alarm_rate:.1%} -> {e.false_alarm_rate:.1%}, "
-                  f"detection {base.detection_rate:.0%} -> {e.detection_rate:.0%} on {e.n_fault} fault runs")
-        if base.n_fault == 0:
-            reason += " (detection unverified: no true-fault verdicts for this model)"
+                  f"synthetic faults caught {base.sensitivity:.0%} -> {e.sensitivity:.0%}")
+        reason += (f", confirmed faults {base.detection_rate:.0%} -> {e.detection_rate:.0%} of {e.n_fault} runs"
+                   if e.n_fault else " (no confirmed faults on this model yet)")
     elif not detects:
-        reason = f"{best} would miss faults: detection {base.detection_rate:.0%} -> {e.detection_rate:.0%}"
+        reason = (f"{best} would miss faults: confirmed {base.detection_rate:.0%} -> {e.detection_rate:.0%}, "
+                  f"synthetic {base.sensitivity:.0%} -> {e.sensitivity:.0%}")
     else:
         reason = f"{best} is not better enough: false alarms {base.false_alarm_rate:.1%} -> {e.false_alarm_rate:.1%}"
     model = fitted[best]
     model.metadata_.scope = scope
     new = registry.register(model, name=name, scope=scope, activate=promote,
                             metrics={"holdout_false_alarm_rate": e.false_alarm_rate,
+                                     "synthetic_fault_sensitivity": np.nan_to_num(e.sensitivity, nan=-1.0),
                                      "verdict_detection_rate": np.nan_to_num(e.detection_rate, nan=-1.0),
                                      "active_holdout_false_alarm_rate": base.false_alarm_rate},
                             note=f"learning:{best}: {reason}")

@@ -203,7 +203,7 @@ class RULModel(SmallModel):
 
             for k in range(self.mlp_seeds):
                 mlp = make_pipeline(StandardScaler(), MLPRegressor(
-                    hidden_layer_sizes=tuple(self.mlp_hidden), alpha=1e-2, batch_size=256, max_iter=40,
+                    hidden_layer_sizes=tuple(self.mlp_hidden), alpha=1e-2, batch_size=min(256, len(X)), max_iter=40,
                     early_stopping=True, random_state=self.random_state + k))
                 with warnings.catch_warnings(), threadpool_limits(self.n_jobs):
                     warnings.simplefilter("ignore", ConvergenceWarning)

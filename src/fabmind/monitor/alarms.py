@@ -22,7 +22,7 @@ import itertools
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from fabmind.domain import Alarm, AlarmState, Contribution
 
@@ -125,7 +125,7 @@ class AlarmManager:
     """
 
     def __init__(self, policy: AlarmPolicy | None = None, *, area_of: Callable[[str], str] = lambda c: "",
-                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)):
         self.policy = policy or AlarmPolicy()
         self.area_of = area_of
         self.clock = clock

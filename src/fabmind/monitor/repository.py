@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
@@ -104,7 +104,7 @@ def record_verdict(engine: Engine, v: Verdict) -> Verdict:
     """Store (or replace) the verdict on an alarm; the alarm must exist."""
     if v.verdict not in VERDICTS:
         raise ValueError(f"verdict {v.verdict!r} for alarm {v.alarm_id}: use one of {VERDICTS}")
-    ts = v.ts or datetime.now(timezone.utc)
+    ts = v.ts or datetime.now(UTC)
     with engine.begin() as conn:
         if conn.execute(select(alarms.c.alarm_id).where(alarms.c.alarm_id == v.alarm_id)).first() is None:
             raise KeyError(f"no alarm {v.alarm_id!r} in the store")
@@ -137,7 +137,7 @@ def load_baselines(engine: Engine) -> dict[str, dict[str, tuple[float, float, in
 
 
 def baseline_rows(chamber_id: str, sensors: list[str], mean: np.ndarray, spread: np.ndarray, n: int) -> list[dict]:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return [dict(chamber_id=chamber_id, sensor=s, mean=float(m), spread=float(sd), n=int(n), updated=now)
             for s, m, sd in zip(sensors, mean, spread) if np.isfinite(m) and np.isfinite(sd)]
 

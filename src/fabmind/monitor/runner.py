@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,19 +45,19 @@ class LiveOptions:
 
 
 def build_monitor(store: Any, config: MonitorConfig | None = None,
-                  on_alarm: Callable[[Alarm], str | None] | None = None) -> Monitor:
+                  on_alarm: Callable[[Alarm], str | None] | None = None, run_scorers: Sequence = ()) -> Monitor:
     ensure_live_tables(store.engine)
     return Monitor(store.engine, SensorCatalog.from_store(store), config=config, area_of=area_of_store(store),
-                   on_alarm=on_alarm)
+                   on_alarm=on_alarm, run_scorers=run_scorers)
 
 
 async def run_live(store: Any, options: LiveOptions, *, source: Any = None, config: MonitorConfig | None = None,
-                   on_alarm: Callable[[Alarm], str | None] | None = None,
+                   on_alarm: Callable[[Alarm], str | None] | None = None, run_scorers: Sequence = (),
                    stop: asyncio.Event | None = None) -> MonitorStats:
     """Run the monitor until ``stop`` (or SIGINT/SIGTERM, or ``idle_exit_s`` without messages)."""
     from fabmind.ingest.mqtt import MqttConfig, MqttSource
 
-    monitor = build_monitor(store, config, on_alarm)
+    monitor = build_monitor(store, config, on_alarm, run_scorers)
     if source is None:
         if not options.mqtt_host:
             raise ValueError("no MQTT broker configured (FABMIND_MQTT_HOST) and no in-process source given")

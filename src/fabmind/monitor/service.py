@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -86,6 +86,7 @@ class Monitor:
         config: MonitorConfig | None = None,
         area_of: Callable[[str], str] | None = None,
         on_alarm: Callable[[Alarm], str | None] | None = None,
+        run_scorers: Sequence[Callable[[str, str], Violation | None]] = (),
         clock: Callable[[], float] = time.time,
     ):
         self.engine = engine
@@ -100,6 +101,10 @@ class Monitor:
         self.alarms = AlarmManager(c.alarm_policy, area_of=self.area_of)
         self.charts: dict[str, ChamberCharts] = {}
         self.on_alarm = on_alarm
+        # run-level models (FDC MSPC on run indicators, PdM risk ...): called with (chamber_id, run_id)
+        # once a chamber's run is complete (its next run started), after the run's readings are stored
+        self.run_scorers = list(run_scorers)
+        self._current_run: dict[str, str] = {}
         self._diagnose = ThreadPoolExecutor(max_workers=1, thread_name_prefix="diagnosis") if on_alarm else None
         self.stats = MonitorStats()
         self._restore()
@@ -114,7 +119,7 @@ class Monitor:
             q = select(r.chamber_id, r.sensor, func.max(r.ts)).group_by(r.chamber_id, r.sensor)
             for chamber_id, sensor, ts in conn.execute(q):
                 ts = readings.c.ts.type.process_result_value(ts, conn.dialect)
-                self.validator.high_water[(chamber_id, sensor)] = int(round(ts.timestamp() * 1e6))
+                self.validator.high_water[(chamber_id, sensor)] = round(ts.timestamp() * 1e6)
 
     def _charts_for(self, chamber_id: str) -> ChamberCharts:
         ch = self.charts.get(chamber_id)
@@ -182,6 +187,16 @@ class Monitor:
             self.stats.write_failures += 1
             raise
         self.validator.commit()
+        finished = []
+        for m in fresh:
+            chamber_id, run_id = m.readings.chamber_id, m.readings.run_id
+            if run_id and len(m.readings):
+                previous = self._current_run.get(chamber_id)
+                if previous is not None and previous != run_id:
+                    finished.append((chamber_id, previous))
+                self._current_run[chamber_id] = run_id
+        if finished and self.run_scorers:
+            self._score_runs(finished)
         now = self.clock()
         sent = [m.sent for m in fresh if m.sent is not None]
         self.stats.store_latency_ms.extend((now - s) * 1e3 for s in sent)
@@ -217,7 +232,7 @@ class Monitor:
 
     def _apply(self, r: ChartResult) -> None:
         if r.violated:
-            ts = datetime.fromtimestamp(r.first_violation_us / 1e6, timezone.utc)
+            ts = datetime.fromtimestamp(r.first_violation_us / 1e6, UTC)
             total = sum(d.ratio for d in r.deviations) or 1.0
             units = {s: self.catalog.sensor(r.chamber_id, s) for s in (d.sensor for d in r.deviations)}
             contribs = tuple(
@@ -231,7 +246,27 @@ class Monitor:
                 r.chamber_id, ts, STREAM_SOURCE, STREAM_CODE, r.max_ratio, 1.0, r.run_id,
                 message=f"EWMA/CUSUM chart {r.max_ratio:.2f}x its limit; top sensors: {top}", contributions=contribs))
         elif r.end_ratio < self.config.clear_ratio:
-            self.alarms.normal(r.chamber_id, STREAM_SOURCE, STREAM_CODE, datetime.fromtimestamp(self.clock(), timezone.utc))
+            self.alarms.normal(r.chamber_id, STREAM_SOURCE, STREAM_CODE, datetime.fromtimestamp(self.clock(), UTC))
+
+    def _score_runs(self, finished: list[tuple[str, str]]) -> None:
+        for chamber_id, run_id in finished:
+            for scorer in self.run_scorers:
+                try:
+                    v = scorer(chamber_id, run_id)
+                except Exception:  # one model failing must not stop the stream
+                    log.exception("run scorer %r failed on %s %s", scorer, chamber_id, run_id)
+                    self.stats.scoring_errors += 1
+                    continue
+                if v is not None:
+                    self.alarms.violation(v)
+        records, events, raised = self.alarms.drain()
+        if records or events:
+            with self.engine.begin() as conn:
+                repo.write_alarm_changes(conn, records, events)
+        for rec in raised:
+            self.stats.alarms_raised += 1
+            if self._diagnose is not None:
+                self._diagnose.submit(self._run_diagnosis, rec.alarm)
 
     def _run_diagnosis(self, alarm: Alarm) -> None:
         try:
@@ -245,7 +280,7 @@ class Monitor:
     def equipment_alarm(self, chamber_id: str, code: str, text: str, active: bool, ts: datetime | None = None,
                         severity: int = 3) -> AlarmRecord | None:
         """An alarm reported by the equipment itself goes through the same life cycle."""
-        ts = ts or datetime.now(timezone.utc)
+        ts = ts or datetime.now(UTC)
         if active:
             rec = self.alarms.violation(Violation(chamber_id, ts, "equipment", code, float(severity), 1.0,
                                                   message=text, severity=severity))

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import pickle
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -31,7 +32,7 @@ from typing import Any
 from fabmind.domain import Alarm, utc
 from fabmind.models.anomaly import MSPC
 from fabmind.models.base import SmallModel
-from fabmind.models.fdc import FdcConfig, model_name, score_fdc, train_fdc
+from fabmind.models.fdc import FdcConfig, indicators, model_name, score_fdc, train_fdc
 from fabmind.scale.executor import Executor
 
 _STORES: dict[str, Any] = {}  # worker-local connection cache: one Store (engine pool) per URL and process
@@ -90,17 +91,20 @@ def _fingerprint(chamber_id: str, recipe_id: str, start: datetime | None, end: d
 
 
 def train_chamber(store_url: str, chamber_id: str, train_start: datetime | None, train_end: datetime,
-                  config: FdcConfig = FdcConfig()) -> ChamberModels:
+                  config: FdcConfig = FdcConfig(), responses: dict[str, str] | None = None) -> ChamberModels:
     """Fit the FDC models of one chamber (one per recipe) on its runs in ``[train_start, train_end)``.
 
+    ``responses``: recipe id -> file of the recipe's setpoint response pooled over all its chambers
+    (:func:`fit_recipe_response`, stage 1 of :func:`train_fleet`); without it a context-adjusted
+    model learns the response from this chamber's runs alone, as ``train_fdc`` would for one chamber.
     Pure: reads the store, returns the models; the driver registers them.
     """
     with one_blas_thread():
-        return _train_chamber(store_url, chamber_id, train_start, train_end, config)
+        return _train_chamber(store_url, chamber_id, train_start, train_end, config, responses or {})
 
 
 def _train_chamber(store_url: str, chamber_id: str, train_start: datetime | None, train_end: datetime,
-                   config: FdcConfig) -> ChamberModels:
+                   config: FdcConfig, responses: dict[str, str]) -> ChamberModels:
     t0 = time.perf_counter()
     store = open_store(store_url)
     runs = store.run_records(chamber_id=chamber_id, start=train_start, end=train_end)
@@ -108,10 +112,26 @@ def _train_chamber(store_url: str, chamber_id: str, train_start: datetime | None
     if not runs:
         return ChamberModels(chamber_id, {}, {}, 0, (), time.perf_counter() - t0)
     traces = store.traces([r.run_id for r in runs])
-    fitted = train_fdc(runs, traces, recipes, train_end, config)
-    models = {recipe: m for (_, recipe), m in fitted.items()}
+    if responses:
+        models = {}
+        for recipe_id in sorted({r.recipe_id for r in runs}):
+            group = [r for r in runs if r.recipe_id == recipe_id and utc(r.start) < utc(train_end)]
+            X = indicators(group, traces, recipes.get(recipe_id), config.stats, config.setpoints)
+            if len(X) < config.min_train_runs:
+                continue
+            model = config.model()
+            if recipe_id in responses:
+                model.fit(X, response=pickle.loads(Path(responses[recipe_id]).read_bytes()))
+            else:
+                model.fit(X)
+            model.metadata_.scope = chamber_id
+            models[recipe_id] = model
+    else:
+        fitted = train_fdc(runs, traces, recipes, train_end, config)
+        models = {recipe: m for (_, recipe), m in fitted.items()}
     fps = {recipe: _fingerprint(chamber_id, recipe, train_start, train_end, config,
-                                [r.run_id for r in runs if r.recipe_id == recipe]) for recipe in models}
+                                [r.run_id for r in runs if r.recipe_id == recipe] + [Path(responses.get(recipe, "")).name])
+           for recipe in models}
     skipped = tuple(sorted({r.recipe_id for r in runs} - set(models)))
     return ChamberModels(chamber_id, models, fps, len(runs), skipped, time.perf_counter() - t0)
 
@@ -135,14 +155,59 @@ def _chamber_ids(store_url: str, chambers: Sequence[str] | None) -> list[str]:
     return [c.chamber_id for c in open_store(store_url).chambers()]
 
 
+def fit_recipe_response(store_url: str, recipe_id: str, chambers: Sequence[str], train_start: datetime | None,
+                        train_end: datetime, config: FdcConfig = FdcConfig()) -> Any:
+    """Stage 1 (one task per recipe): the recipe's setpoint response pooled over the chambers running it."""
+    from fabmind.models.fdc import _pooled_responses  # the FDC room's pooling, shared rather than copied
+
+    with one_blas_thread():
+        store = open_store(store_url)
+        recipe = next((r for r in store.recipes() if r.recipe_id == recipe_id), None)
+        tables = {}
+        for c in chambers:
+            runs = [r for r in store.run_records(chamber_id=c, start=train_start, end=train_end)
+                    if r.recipe_id == recipe_id and utc(r.start) < utc(train_end)]
+            if runs:
+                X = indicators(runs, store.traces([r.run_id for r in runs]), recipe, config.stats, config.setpoints)
+                if len(X) >= config.min_train_runs:
+                    tables[(c, recipe_id)] = X
+        pooled = _pooled_responses(tables, config.response_degree) if tables else {}
+        return next(iter(pooled.values()), None)
+
+
 def train_fleet(executor: Executor, store_url: str, registry: Any, train_start: datetime | None,
                 train_end: datetime, chambers: Sequence[str] | None = None, config: FdcConfig = FdcConfig(),
                 progress: Callable[[int, int], None] | None = None) -> FleetTraining:
-    """Train every chamber's FDC models on ``executor`` and register them (active), idempotently."""
+    """Train every chamber's FDC models on ``executor`` and register them (active), idempotently.
+
+    With a context-adjusted FDC config that pools the setpoint response (the default), stage 1 fits
+    one response per recipe over all its chambers (a task per recipe) and writes it beside the
+    registry; stage 2 (a task per chamber) reads it. The models equal ``fdc.train_fdc`` on the fleet.
+    """
     t0 = time.perf_counter()
     ids = _chamber_ids(store_url, chambers)
+    responses: dict[str, dict[str, str]] = {c: {} for c in ids}
+    if config.adjust and config.pool_response:
+        store = open_store(store_url)
+        type_of = {c.chamber_id: c.type_id for c in store.chambers()}
+        by_recipe = {r.recipe_id: [c for c in ids if type_of.get(c) == r.type_id] for r in store.recipes()}
+        by_recipe = {k: v for k, v in sorted(by_recipe.items()) if v}
+        fitted = executor.map(fit_recipe_response,
+                              [(store_url, rid, cs, train_start, train_end, config) for rid, cs in by_recipe.items()],
+                              keys=[f"response-{rid}" for rid in by_recipe])
+        folder = Path(registry.root) / "_responses"
+        folder.mkdir(parents=True, exist_ok=True)
+        for (rid, cs), response in zip(by_recipe.items(), fitted):
+            if response is None:
+                continue
+            blob = pickle.dumps(response, protocol=pickle.HIGHEST_PROTOCOL)
+            path = folder / f"{rid}-{hashlib.sha256(blob).hexdigest()[:12]}.pkl"  # content-addressed: rerun-safe
+            if not path.exists():
+                path.write_bytes(blob)
+            for c in cs:
+                responses[c][rid] = str(path.resolve())
     results: list[ChamberModels] = executor.map(
-        train_chamber, [(store_url, c, train_start, train_end, config) for c in ids],
+        train_chamber, [(store_url, c, train_start, train_end, config, responses[c]) for c in ids],
         keys=[f"train-{c.replace('/', '_')}" for c in ids], progress=progress)
     return _register(registry, results, t0)
 

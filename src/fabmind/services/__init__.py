@@ -12,6 +12,9 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     if frame.empty:
         return []
     out = frame.copy()
+    # plain str column names: store frames carry SQLAlchemy's quoted_name (a str subclass), which makes
+    # FastAPI's (pydantic's) JSON serialisation of the rows ~50x slower
+    out.columns = [str(c) for c in out.columns]
     for col in out.columns:
         if pd.api.types.is_datetime64_any_dtype(out[col]):
             out[col] = out[col].map(lambda t: t.isoformat() if pd.notna(t) else None)

@@ -14,6 +14,18 @@ def _open_alarms(store) -> Any:
     return frame
 
 
+def _open_alarm_counts(store) -> dict[str, tuple[int, int]]:
+    """chamber_id -> (open alarms, worst severity), aggregated in SQL (the overview is polled: keep it cheap)."""
+    from sqlalchemy import func, select
+
+    from fabmind.store.schema import alarms
+
+    q = (select(alarms.c.chamber_id, func.count(), func.max(alarms.c.severity))
+         .where(alarms.c.state.in_(OPEN_STATES)).group_by(alarms.c.chamber_id))
+    with store.engine.connect() as con:
+        return {cid: (int(n), int(sev)) for cid, n, sev in con.execute(q)}
+
+
 def chamber_status(n_open: int, worst_severity: int) -> str:
     """ok / warn / bad from the chamber's open alarms (severity 1 = low … 4 = critical)."""
     if n_open == 0:
@@ -23,11 +35,7 @@ def chamber_status(n_open: int, worst_severity: int) -> str:
 
 def fab_overview(store) -> dict[str, Any]:
     chambers = store.chambers_frame()
-    alarms = _open_alarms(store)
-    by_chamber: dict[str, tuple[int, int]] = {}
-    if not alarms.empty:
-        g = alarms.groupby("chamber_id")["severity"]
-        by_chamber = {cid: (int(n), int(s)) for cid, n, s in zip(g.size().index, g.size().values, g.max().values)}
+    by_chamber = _open_alarm_counts(store)
     areas: dict[str, dict] = {}
     for row in chambers.itertuples(index=False):
         n_open, sev = by_chamber.get(row.chamber_id, (0, 0))
@@ -39,7 +47,7 @@ def fab_overview(store) -> dict[str, Any]:
     out = []
     for area in sorted(areas.values(), key=lambda a: a["area_id"]):
         out.append({"area_id": area["area_id"], "tools": sorted(area["tools"].values(), key=lambda t: t["equipment_id"])})
-    return {"areas": out, "open_alarms": int(len(alarms)), "chambers": int(len(chambers))}
+    return {"areas": out, "open_alarms": sum(n for n, _ in by_chamber.values()), "chambers": int(len(chambers))}
 
 
 def chamber_health(store, chamber_id: str) -> dict[str, Any]:

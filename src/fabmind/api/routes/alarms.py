@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from fabmind.api.auth import User
 from fabmind.api.deps import DirectoryDep, Engineer, StoreDep, Viewer
-from fabmind.api.paging import Limit, Offset, page_of
+from fabmind.api.paging import Limit, Offset
 from fabmind.services import alarms as svc
 
 router = APIRouter(prefix="/api/alarms", tags=["alarms"])
@@ -21,7 +21,7 @@ router = APIRouter(prefix="/api/alarms", tags=["alarms"])
 def list_alarms(user: Viewer, store: StoreDep, state: list[str] | None = Query(None), chamber_id: str | None = None,
                 limit: Limit = 100, offset: Offset = 0) -> dict:
     """Alarms, newest first; ``state`` may repeat (raised, acknowledged, shelved, cleared)."""
-    return page_of(svc.list_alarms(store, state=state, chamber_id=chamber_id), limit, offset)
+    return svc.alarm_page(store, state=state, chamber_id=chamber_id, limit=limit, offset=offset)
 
 
 @router.get("/stream")

@@ -4,6 +4,7 @@ streaming EWMA/CUSUM charts, their combination, and the mapping of detections to
 Rule of the family: **high score = abnormal**; ``score >= threshold_`` is an alarm.
 """
 
+from fabmind.models.anomaly.adjusted import AdjustedMSPC, Response, fit_response
 from fabmind.models.anomaly.alarms import sensor_contributions, sensor_of, to_alarm, units_of
 from fabmind.models.anomaly.base import AnomalyDetector, Detection
 from fabmind.models.anomaly.ensemble import AnomalyEnsemble
@@ -13,6 +14,9 @@ from fabmind.models.anomaly.streaming import CUSUMMonitor, CUSUMStream, EWMAMoni
 
 __all__ = [
     "MSPC",
+    "AdjustedMSPC",
+    "Response",
+    "fit_response",
     "AnomalyDetector",
     "AnomalyEnsemble",
     "CUSUMMonitor",

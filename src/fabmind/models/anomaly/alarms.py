@@ -17,10 +17,18 @@ def sensor_of(feature: str) -> str:
 
 
 def sensor_contributions(contribs) -> list[tuple]:
-    """Group feature contributions by sensor: ``[(strongest feature contribution, summed share)]``, largest first."""
+    """Group feature contributions by sensor: ``[(strongest feature contribution, summed share)]``, largest first.
+
+    Context columns (``SP.<parameter>`` setpoints, ``PM.age_days``) are not sensors: a deliberate
+    setpoint is never reported as the cause of an alarm.
+    """
+    from fabmind.models.anomaly.adjusted import is_context
+
     best: dict[str, object] = {}
     total: dict[str, float] = {}
     for c in contribs:
+        if is_context(c.feature):
+            continue
         s = sensor_of(c.feature)
         total[s] = total.get(s, 0.0) + float(c.contribution)
         if s not in best or abs(c.contribution) > abs(best[s].contribution):
