@@ -10,6 +10,18 @@ ROLES = ("viewer", "engineer", "admin")
 
 
 @pytest.fixture(scope="session")
+def demo_store(small_fab, tmp_path_factory):
+    """The API tests' own copy of the small demo fab: they acknowledge alarms, record verdicts and approve
+    work orders, which must not leak into other rooms' tests that share the session's ``demo_store``."""
+    from fabmind.store import Store
+
+    s = Store(f"sqlite:///{tmp_path_factory.mktemp('api') / 'api.db'}")
+    s.write_batch(small_fab.batch)
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="session")
 def app(demo_store, tmp_path_factory):
     home = tmp_path_factory.mktemp("home")
     application = create_app(Settings(db_url=demo_store.url, home=home), store=demo_store)
