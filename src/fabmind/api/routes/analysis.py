@@ -80,10 +80,14 @@ class AskIn(BaseModel):
 def _answer_json(ans) -> dict[str, Any]:
     from dataclasses import asdict
 
-    return {"question": ans.question, "text": ans.text, "mode": ans.mode, "mode_label": ans.mode_label,
+    from fabmind.reports.html import markdown_to_html
+
+    unverified = [str(getattr(c, "text", c)) for c in ans.claims.unverified]
+    return {"question": ans.question, "text": ans.text, "html": markdown_to_html(ans.text, unverified),
+            "mode": ans.mode, "mode_label": ans.mode_label,
             "model": ans.model, "conversation_id": ans.conversation_id, "warnings": ans.warnings,
             "claims": {"total": ans.claims.n_claims, "verified": ans.claims.n_verified,
-                       "unverified": [str(getattr(c, "text", c)) for c in ans.claims.unverified]},
+                       "unverified": unverified},
             "diagnoses": [asdict(d) for d in ans.diagnoses],
             "proposals": [p.model_dump(mode="json") if hasattr(p, "model_dump") else p for p in ans.proposals],
             "seconds": round(ans.seconds, 3)}
