@@ -72,3 +72,10 @@ def test_ingest_upload_quarantines_bad_rows(client, auth, demo_store):
     bad = client.post("/api/ingest/files", data={"kind": "nonsense"}, files={"file": ("x.csv", io.BytesIO(b"a\n1\n"))},
                       headers=auth("engineer"))
     assert bad.status_code == 422 and "kind" in bad.json()["detail"]
+
+
+def test_energy_breakdown(client, auth):
+    body = client.get("/api/energy/breakdown", headers=auth("viewer")).json()
+    assert body["total_kwh"] > 0 and abs(sum(body["by_tool"].values()) - body["total_kwh"]) < 1e-6 * body["total_kwh"] + 1e-6
+    assert all(w["kwh"] >= 0 for w in body["waste"])
+    assert client.get("/api/energy/meters", headers=auth("viewer")).json()

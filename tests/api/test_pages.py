@@ -45,7 +45,7 @@ def test_alarm_page_says_which_sensors(browser, demo_store):
         assert "σ" in html
 
 
-@pytest.mark.parametrize("path", ["/yield", "/reports", "/assistant", "/approvals", "/alarms?state=all"])
+@pytest.mark.parametrize("path", ["/yield", "/energy", "/reports", "/assistant", "/approvals", "/alarms?state=all"])
 def test_every_page_renders(browser, path):
     r = browser.get(path)
     assert r.status_code == 200 and "<main>" in r.text

@@ -15,7 +15,7 @@ from fabmind.api.auth import UserDirectory
 from fabmind.config import Settings
 
 # routers, one per area; each module exposes `router`
-ROUTERS = ["system", "equipment", "alarms", "models", "analysis", "approvals", "ingest"]
+ROUTERS = ["system", "equipment", "alarms", "models", "analysis", "energy", "approvals", "ingest"]
 
 
 def create_app(settings: Settings | None = None, store=None) -> FastAPI:

@@ -114,3 +114,20 @@ def approvals_page(request: Request, user: PageUser):
     items = [(p, proposal_area(store, p)) for p in _book(store).list()]
     items.sort(key=lambda pa: (pa[0].status != "pending", pa[0].created), reverse=False)
     return render(request, "approvals.html", user, "/approvals", items=items)
+
+
+@router.get("/energy", response_class=HTMLResponse)
+def energy_page(request: Request, user: PageUser):
+    from fabmind.models.base import ModelError
+    from fabmind.services.energy import energy_breakdown
+    from fabmind.web.charts import bar_chart
+
+    try:
+        data, error = energy_breakdown(request.app.state.store), ""
+    except ModelError as exc:
+        data, error = None, str(exc)
+    charts = {}
+    if data:
+        charts["tools"] = bar_chart(list(data["by_tool"].items())[:15], unit=" kWh", title="consumption by tool")
+        charts["shifts"] = bar_chart(list(data["by_shift"].items()), unit=" kWh", title="consumption by shift")
+    return render(request, "energy.html", user, "/energy", data=data, error=error, charts=charts)
