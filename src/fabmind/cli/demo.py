@@ -168,25 +168,16 @@ def _optimize(store):
 
 
 def _energy(store):
-    try:
-        from fabmind.models.energy import energy_report  # noqa: F401
-    except ImportError:
-        energy_report = None
-    frame = store.energy()
-    if frame.empty:
-        console.print("no energy readings")
-        return
-    meters = {m.meter_id: m.equipment_id for m in store.energy_meters()}
-    frame = frame.assign(equipment_id=frame["meter_id"].map(meters))
-    total = frame.groupby("equipment_id")["kwh"].sum().sort_values(ascending=False)
-    table = Table(title=f"energy by tool: {total.sum():,.0f} kWh over the window")
-    table.add_column("tool")
-    table.add_column("kWh", justify="right")
-    for tool, kwh in total.head(8).items():
-        table.add_row(tool, f"{kwh:,.0f}")
+    from fabmind.services.energy import energy_breakdown
+
+    data = energy_breakdown(store)
+    table = Table(title=f"energy: {data['total_kwh']:,.0f} kWh over the window; waste against each meter's baseline "
+                        f"(estimated saving {data['savings_kwh']:,.0f} kWh)")
+    for col in ("tool", "kind", "from", "to", "excess kWh", "why"):
+        table.add_column(col)
+    for w in data["waste"][:6]:
+        table.add_row(w["equipment_id"], w["kind"], w["start"][:16], w["end"][:16], f"{w['kwh']:,.0f}", w["evidence"][:60])
     console.print(table)
-    if energy_report is not None:
-        console.print(energy_report(store))
 
 
 def _assistant_and_report(store, settings, result, kb):
