@@ -10,15 +10,15 @@ from fabmind.api.auth import User, UserDirectory
 from fabmind.config import Settings
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:  # async: no threadpool hop for a lookup
     return request.app.state.settings
 
 
-def get_store(request: Request):
+async def get_store(request: Request):
     return request.app.state.store
 
 
-def get_directory(request: Request) -> UserDirectory:
+async def get_directory(request: Request) -> UserDirectory:
     return request.app.state.directory
 
 
@@ -40,7 +40,7 @@ def current_user(request: Request) -> User:
 
 
 def require(role: str):
-    def _dep(user: Annotated[User, Depends(current_user)]) -> User:
+    async def _dep(user: Annotated[User, Depends(current_user)]) -> User:
         if not user.has_role(role):
             raise HTTPException(403, f"this needs the {role} role; {user.username} is {user.role}")
         return user
