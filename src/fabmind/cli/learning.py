@@ -6,11 +6,13 @@ Thin: parses, calls :mod:`fabmind.models.learning`, :mod:`fabmind.models.drift` 
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+from fabmind.cli._args import parse_when as _when
 
 console = Console()
 
@@ -43,13 +45,6 @@ def _registry(home: str | None):
     return ModelRegistry.from_settings(Settings() if home is None else Settings(home=home))
 
 
-def _when(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        raise typer.BadParameter(f"{text!r} is not an ISO date/time such as 2026-01-12T08:00") from None
 
 
 def parse_every(text: str) -> float:

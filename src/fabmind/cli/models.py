@@ -5,12 +5,12 @@ Thin: parses, calls :mod:`fabmind.models.fdc` and prints (rich progress bar and 
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+from fabmind.cli._args import parse_when as _when
 
 console = Console()
 
@@ -32,13 +32,6 @@ def _open(db: str, home: str | None):
     return Store(db or settings.db_url), ModelRegistry.from_settings(settings)
 
 
-def _when(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        raise typer.BadParameter(f"{text!r} is not an ISO date/time such as 2026-01-12 or 2026-01-12T08:00") from None
 
 
 def _progress(store) -> tuple[Progress, callable]:

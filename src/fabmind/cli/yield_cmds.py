@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from datetime import datetime
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+from fabmind.cli._args import parse_when as _when
 
 console = Console()
 
@@ -30,8 +31,6 @@ def _db(db: str) -> str:
     return Settings().db_url
 
 
-def _when(text: str) -> datetime | None:
-    return datetime.fromisoformat(text) if text else None
 
 
 def analyze_yield(
