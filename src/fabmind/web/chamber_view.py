@@ -39,7 +39,7 @@ def chamber_charts(store, chamber_id: str, settings=None) -> dict[str, Any]:
 
 
 def _spc_chart(store, settings, chamber_id: str, runs, traces) -> str:
-    from fabmind.models.fdc import FdcConfig, indicators, model_name
+    from fabmind.models.fdc import FdcConfig, indicators, model_name, store_pm_ends
     from fabmind.models.registry import ModelRegistry
 
     registry = ModelRegistry.from_settings(settings)
@@ -53,7 +53,8 @@ def _spc_chart(store, settings, chamber_id: str, runs, traces) -> str:
         return ""
     model = registry.load(mv.name, mv.scope)
     cfg = FdcConfig()
-    X = indicators(group, traces, recipes.get(recipe_id), cfg.stats, cfg.setpoints)
+    pm_ends = store_pm_ends(store).get(chamber_id) if cfg.pm_age else None  # the model expects PM age as the FDC pipeline gives it
+    X = indicators(group, traces, recipes.get(recipe_id), cfg.stats, cfg.setpoints, pm_ends=pm_ends)
     if X.empty:
         return ""
     stats = model.statistics(X)
