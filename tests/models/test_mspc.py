@@ -108,3 +108,25 @@ def test_detect_carries_limit_and_version(tmp_path):
     assert len(det) == 5
     assert det[0].limit == 1.0 and det[0].score > 1.0 and det[0].model_version == model.metadata.version
     assert det[0].contributions[0].feature == "S0"
+
+
+def test_smoothed_spe_is_explained_by_the_oscillating_sensor():
+    """A sensor that oscillates around its normal mean moves the window's mean squared residual, not
+    its mean reading: the contributions of a smoothed statistic must still name it."""
+    model = MSPC(n_components=3, smooth=20, limits="cv", statistic="spe").fit(_plant(0, 1000))
+    bad = _plant(2, 200)
+    bad["S6"] += 4.0 * np.where(np.arange(200) % 2 == 0, 1.0, -1.0)  # zero-mean oscillation
+    flagged = [e for e, a in zip(model.explain(bad), model.predict(bad)) if a]
+    assert len(flagged) > 150
+    assert np.mean([e.top(1)[0].feature == "S6" for e in flagged]) > 0.95
+
+
+def test_cv_folds_below_two_is_a_clear_error():
+    with pytest.raises(ModelError, match="cv_folds"):
+        MSPC(limits="cv", cv_folds=1).fit(_plant(0, 100))
+
+
+def test_cv_limit_of_smoothed_spe_holds_its_confidence_on_fresh_data():
+    model = MSPC(n_components=3, smooth=10, limits="cv", confidence=0.99, statistic="spe").fit(_plant(0, 2000))
+    far = model.predict(_plant(1, 20000)).mean()
+    assert 0.002 < far < 0.04, far

@@ -131,22 +131,26 @@ def test_run_level_scorers_are_called_once_per_finished_run(live_store, gen):
 
     calls = []
 
-    def mspc_like(chamber_id, run_id):  # stands in for a registry model scored on the run's indicators
-        calls.append((chamber_id, run_id))
+    def mspc_like(chamber_id, run_id, trace):  # stands in for a registry model scored on the run's indicators
+        calls.append((chamber_id, run_id, None if trace is None else trace.values[:, 0].tolist()))
         if run_id == "R-2":
             return Violation(chamber_id, datetime.now(UTC), "mspc.RCP", "FDC-MSPC", 3.0, run_id=run_id)
         return None
 
-    def boom(chamber_id, run_id):
+    def boom(chamber_id, run_id, trace):
         raise RuntimeError("model file missing")
 
     mon = Monitor(live_store.engine, gen.catalog(), run_scorers=[mspc_like, boom])
     bus = InProcessBus()
     t0 = datetime.now(UTC).timestamp() - 100
-    for k, run in enumerate(["R-1", "R-1", "R-2", "R-3"]):
+    for k, run in enumerate(["R-1", "R-1", "R-2", "R-3", "R-4"]):
         bus.publish(trace_topic("fab", "ETCH", "ETCH-01/A"),
-                    encode_trace(f"m{k}", ["S00"], [t0 + k], [[100.0]], run_id=run))
+                    encode_trace(f"m{k}", ["S00"], [t0 + k], [[100.0 + k]], run_id=run, run_end=run == "R-4"))
     _run(mon, bus)
-    assert calls == [("ETCH-01/A", "R-1"), ("ETCH-01/A", "R-2")]  # R-3 is still running
+    mon.close()
+    # end when the next run starts, R-4 with its run_end flag; each scorer sees the run's samples
+    assert calls == [("ETCH-01/A", "R-1", [100.0, 101.0]), ("ETCH-01/A", "R-2", [102.0]),
+                     ("ETCH-01/A", "R-3", [103.0]), ("ETCH-01/A", "R-4", [104.0])]
     [rec] = repo.load_alarms(live_store.engine)
-    assert rec.alarm.run_id == "R-2" and rec.alarm.source == "mspc.RCP" and mon.stats.scoring_errors == 2
+    assert rec.alarm.run_id == "R-2" and rec.alarm.source == "mspc.RCP" and mon.stats.scoring_errors == 4
+    assert mon.stats.runs_scored == 4

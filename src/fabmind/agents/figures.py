@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from fabmind.agents.report import Figure, Series
-from fabmind.agents.results import ChamberHealth, ChamberRanking, SensorTrend
+from fabmind.agents.results import ChamberHealth, ChamberRanking, DefectPatternSummary, SensorTrend
 from fabmind.agents.tools import Evidence
 
 
@@ -45,6 +45,12 @@ def _figures_of(tool: str, value: Any, rid: str) -> list[Figure]:
                        [Series("effect", [c["label"] for c in causes], [abs(c["effect_sigma"]) for c in causes])],
                        xlabel="|effect| (sigma of normal yield)", evidence=(rid,),
                        caption=f"Commonality analysis, ranked causes [{rid}]")]
+    if isinstance(value, DefectPatternSummary) and value.findings:
+        fs = value.findings
+        return [Figure("defect-patterns", "Defect-map patterns and the chamber their glasses shared", "hbar",
+                       [Series("glasses", [f"{f.pattern} @ {f.chamber_id}" for f in fs], [f.n_glass for f in fs])],
+                       xlabel="glasses with the pattern through the chamber", evidence=(rid,),
+                       caption=f"Defect-map pattern -> chamber findings [{rid}]")]
     if tool == "get_yield_trend" and isinstance(value, dict) and value.get("days"):
         hl = []
         if "control_limit" in value:

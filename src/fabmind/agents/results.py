@@ -102,6 +102,7 @@ class FailureModeCandidate:
     actions: tuple[str, ...] = ()
     alarm_codes: tuple[str, ...] = ()
     citation: str = ""  # FMEA row / manual section it comes from
+    matched_pattern: str | None = None  # the defect-map pattern given as evidence that this mode leaves
 
 
 @dataclass(frozen=True)
@@ -134,3 +135,44 @@ class YieldSummary:
     n_lots: int
     mean_yield_pct: float
     products: dict[str, float] = field(default_factory=dict)  # product -> mean lot yield
+
+
+@dataclass(frozen=True)
+class PatternFinding:
+    """Glasses whose defect maps show one spatial pattern and that shared a chamber (one-sided Fisher test)."""
+
+    rank: int
+    pattern: str  # edge_ring, center, donut, scratch, cluster, edge_loc, random
+    chamber_id: str
+    equipment_id: str
+    equipment_type: str
+    step_id: str | None  # None: through the chamber at any of its steps
+    n_glass: int  # glasses with the pattern that went through the chamber
+    n_pattern_glass: int  # glasses with the pattern still unexplained when this chamber was tested
+    share: float  # n_glass / pattern glasses that ran the step (or any step)
+    peer_share: float  # the same share among mapped glasses without the pattern
+    p_value: float
+    mean_probability: float  # classifier probability of the pattern, mean over the n_glass maps
+    first_seen: datetime | None
+    last_seen: datetime | None
+    n_lots: int
+    lots_sample: tuple[str, ...]
+    consistent: bool  # the chamber's process has a failure mode (fault library) that leaves the pattern
+    failure_modes: tuple[str, ...] = ()  # failure modes of the fault library that leave the pattern there
+
+
+@dataclass(frozen=True)
+class DefectPatternSummary:
+    """Defect-map patterns of the inspected glass in a window and the chambers they point to."""
+
+    window_start: datetime
+    window_end: datetime
+    n_maps: int  # inspected glasses with defects
+    n_classified: int  # maps with enough defects to classify (the rest count as 'none')
+    counts: dict[str, int]  # pattern -> glasses ('unknown': fits no known pattern)
+    n_novel: int
+    findings: tuple[PatternFinding, ...]
+    model: str  # the pattern classifier (family/name/version)
+
+    def for_chamber(self, chamber_id: str) -> tuple[PatternFinding, ...]:
+        return tuple(f for f in self.findings if f.chamber_id == chamber_id)

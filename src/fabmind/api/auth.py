@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, delete, insert, select, update
 
 from fabmind.api.tables import api_tokens, audit_log, users
 
@@ -53,7 +53,8 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(digest.hex(), digest_hex)
 
 
-def _token_hash(token: str) -> str:
+def token_hash(token: str) -> str:
+    """SHA-256 (hex) of an API token: what is stored, and what token lookups are keyed by."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -100,14 +101,26 @@ class UserDirectory:
             raise ValueError(f"no user {username!r}")
         token = "fm_" + secrets.token_urlsafe(32)
         with self.engine.begin() as con:
-            con.execute(insert(api_tokens).values(token_hash=_token_hash(token), username=username, name=name,
+            con.execute(insert(api_tokens).values(token_hash=token_hash(token), username=username, name=name,
                                                   created=datetime.now(timezone.utc)))
         return token
 
     def user_for_token(self, token: str) -> User | None:
+        return self.user_for_token_hash(token_hash(token))
+
+    def user_for_token_hash(self, digest: str) -> User | None:
+        """The user an API token (given by its SHA-256) belongs to; one query."""
+        q = (select(users.c.username, users.c.role, users.c.areas)
+             .join(api_tokens, api_tokens.c.username == users.c.username)
+             .where(api_tokens.c.token_hash == digest))
         with self.engine.connect() as con:
-            row = con.execute(select(api_tokens.c.username).where(api_tokens.c.token_hash == _token_hash(token))).first()
-        return None if row is None else self.get(row.username)
+            row = con.execute(q).first()
+        return None if row is None else User(row.username, row.role, tuple(row.areas.split(",")))
+
+    def revoke_token(self, token: str) -> bool:
+        """Delete an API token; False if it was not known. It stops working on the next request."""
+        with self.engine.begin() as con:
+            return con.execute(delete(api_tokens).where(api_tokens.c.token_hash == token_hash(token))).rowcount > 0
 
     def audit(self, user: User | str, action: str, target: str = "", proposal_id: str | None = None,
               detail: dict[str, Any] | None = None, remote: str | None = None) -> None:

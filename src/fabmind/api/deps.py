@@ -6,7 +6,8 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
-from fabmind.api.auth import User, UserDirectory
+from fabmind.api.auth import User, UserDirectory, token_hash
+from fabmind.api.cache import MarkedCache
 from fabmind.config import Settings
 
 
@@ -22,18 +23,22 @@ async def get_directory(request: Request) -> UserDirectory:
     return request.app.state.directory
 
 
-def current_user(request: Request) -> User:
-    """Bearer API token, or the browser's session cookie."""
+async def current_user(request: Request) -> User:
+    """Bearer API token, or the browser's session cookie. Checked on every request; the lookup is reused
+    only while nothing was committed to the store (a revoked token or a changed role counts on the next
+    request, see :mod:`fabmind.api.cache`)."""
     directory: UserDirectory = request.app.state.directory
+    cache: MarkedCache = request.app.state.auth_cache
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
-        user = directory.user_for_token(header[7:].strip())
+        digest = token_hash(header[7:].strip())
+        user = await cache.get_or_compute(("token", digest), lambda: directory.user_for_token_hash(digest))
         if user is None:
             raise HTTPException(401, "invalid API token", headers={"WWW-Authenticate": "Bearer"})
         return user
     username = request.session.get("user") if "session" in request.scope else None
     if username:
-        user = directory.get(username)
+        user = await cache.get_or_compute(("user", username), lambda: directory.get(username))
         if user is not None:
             return user
     raise HTTPException(401, "log in or send 'Authorization: Bearer <token>'", headers={"WWW-Authenticate": "Bearer"})

@@ -37,10 +37,11 @@ def _classifier(model: str):
         from fabmind.models.base import SmallModel
 
         return SmallModel.load(model)
+    from fabmind.config import Settings
     from fabmind.models.defect_map_causes import default_classifier
 
-    with console.status("training the pattern classifier on simulated maps (save one with `defects train`)…"):
-        return default_classifier()
+    with console.status("loading the pattern classifier (trained on simulated maps on first use, then cached)…"):
+        return default_classifier(cache_dir=Settings().models_dir)
 
 
 def _maps(csv: str, db: str, origin: str):

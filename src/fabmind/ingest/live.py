@@ -74,12 +74,15 @@ class StreamGenerator:
     fault_chambers: tuple[int, ...] = ()  # more faulty chambers (with fault_period: faults come and go)
     fault_period: int | None = None  # messages per on/off cycle after fault_at_message (None: stays on)
     start: float | None = None  # epoch s of the first sample (default: now - a little)
+    noise_seed: int | None = None  # seed of the noise only (same seed: same sensor levels, new samples)
     _rng: np.random.Generator = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._rng = np.random.default_rng(self.seed)
         self.means = self._rng.uniform(50, 500, self.n_sensors)
         self.sigmas = self.means * 0.01
+        if self.noise_seed is not None:
+            self._rng = np.random.default_rng([self.seed, self.noise_seed])
 
     def _faulty(self, c: int, k: int) -> bool:
         if (c != self.fault_chamber and c not in self.fault_chambers) or k < self.fault_at_message:

@@ -10,11 +10,29 @@ import numpy as np
 
 
 @dataclass
+class DenseBlock:
+    """The accepted readings of one message as a samples x sensors block (message column order).
+
+    Kept next to the columnar form so the monitor scores and the sink writes a message without
+    regrouping its readings: ``X[i, j]`` is sensor ``sensors[j]`` at ``ts_us[i]``, NaN where that
+    reading was quarantined; ``complete`` says no cell is NaN; ``steps`` is the recipe step index
+    of each sample when the payload carried one (run-level indicators need it).
+    """
+
+    sensors: list[str]
+    ts_us: np.ndarray  # int64 [n_rows], strictly increasing
+    X: np.ndarray  # float64 [n_rows, n_cols]
+    complete: bool
+    steps: np.ndarray | None = None  # int [n_rows]
+
+
+@dataclass
 class ReadingBatch:
     """Readings of one chamber in columnar form (validated or not yet).
 
     ``ts_us`` is UTC microseconds since the epoch: integers make the natural key
-    ``(chamber_id, sensor, ts_us)`` exact, so a replay maps onto the same row.
+    ``(chamber_id, sensor, ts_us)`` exact, so a replay maps onto the same row. Validated live
+    messages also carry the same readings as a :class:`DenseBlock` (``dense``).
     """
 
     chamber_id: str
@@ -22,6 +40,7 @@ class ReadingBatch:
     ts_us: np.ndarray  # int64 [n]
     value: np.ndarray  # float64 [n]
     run_id: str | None = None
+    dense: DenseBlock | None = None
 
     def __len__(self) -> int:
         return int(self.ts_us.shape[0])
@@ -79,6 +98,7 @@ class ValidatedMessage:
     quarantine: list[QuarantineItem] = field(default_factory=list)
     n_received: int = 0  # readings the message carried (0 if it could not be parsed)
     sent: float | None = None  # publisher clock (epoch s), for latency figures
+    run_end: bool = False  # the payload said the run ends with this message
 
 
 @dataclass

@@ -12,7 +12,9 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from itertools import repeat
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import numpy as np
@@ -63,6 +65,10 @@ class ReadingSink:
         ``checkpoint_s`` — a commit then costs a WAL append, not a page copy and fsync."""
         if self._conn is None or self._conn.closed:
             self._conn = self.engine.connect()
+            if self.dialect == "sqlite":
+                # take the write lock up front: a read-then-write transaction never fails because
+                # another connection (API, diagnosis thread) committed after its snapshot began
+                self._conn = self._conn.execution_options(sqlite_begin="IMMEDIATE")
             if self.dialect == "sqlite" and self.checkpoint_s > 0:
                 self._conn.exec_driver_sql("PRAGMA wal_autocheckpoint=0")
                 self._conn.commit()
@@ -86,13 +92,48 @@ class ReadingSink:
             self._conn.close()
             self._conn = None
 
-    def _rows(self, b: ReadingBatch) -> list[tuple]:
+    def _rows(self, b: ReadingBatch) -> Iterable[tuple]:
         n = len(b)
+        d = b.dense
+        if d is not None and d.complete:  # every reading of the block: sensor-major, each sensor's times in order
+            nt, ns = len(d.ts_us), len(d.sensors)
+            ts: list = self._ts_values(d.ts_us) * ns
+            sensors = [s for s in d.sensors for _ in range(nt)]
+            return zip(repeat(b.chamber_id, n), sensors, ts, d.X.T.ravel().tolist(), repeat(b.run_id, n))
+        ts = sqlite_ts(b.ts_us) if self.dialect == "sqlite" else self._ts_values(b.ts_us)
+        return zip(repeat(b.chamber_id, n), b.sensor.tolist(), ts, b.value.tolist(), repeat(b.run_id, n))
+
+    def _ts_values(self, ts_us: np.ndarray) -> list:
         if self.dialect == "sqlite":
-            ts: list = sqlite_ts(b.ts_us)
-        else:
-            ts = [datetime.fromtimestamp(t / 1e6, UTC) for t in b.ts_us.tolist()]
-        return list(zip([b.chamber_id] * n, b.sensor.tolist(), ts, b.value.tolist(), [b.run_id] * n))
+            return [t.replace("T", " ") for t in np.datetime_as_string(ts_us.astype("datetime64[us]"), unit="us").tolist()]
+        return [datetime.fromtimestamp(t / 1e6, UTC) for t in ts_us.tolist()]
+
+    def _insert(self, conn: Connection, b: ReadingBatch) -> int:
+        """Insert-or-ignore one message's readings on the DB-API cursor (rows streamed, no SQLAlchemy
+        per-call work); returns how many were new."""
+        cur = conn.connection.cursor()
+        try:
+            cur.executemany(self._insert_sql, self._rows(b))
+            return cur.rowcount
+        finally:
+            cur.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One transaction on the sink's connection (the monitor writes its alarm changes here too)."""
+        conn = self._connection()
+        with conn.begin():
+            yield conn
+
+    def stored_keys(self, keys: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which ``(source, msg_key)`` pairs the ledger already holds (a read; WAL readers do not block)."""
+        by_source: dict[str, list[str]] = {}
+        for s, k in keys:
+            by_source.setdefault(s, []).append(k)
+        if not by_source:
+            return set()
+        with self.transaction() as conn:
+            return {(s, k) for s, ks in by_source.items() for k in self.known_keys(conn, s, ks)}
 
     def known_keys(self, conn: Connection, source: str, keys: Sequence[str]) -> set[str]:
         found: set[str] = set()
@@ -108,12 +149,16 @@ class ReadingSink:
         self,
         messages: Sequence[ValidatedMessage],
         also: Callable[[Connection, list[ValidatedMessage]], None] | None = None,
+        stop_early: Callable[[], bool] | None = None,
     ) -> tuple[IngestReport, list[ValidatedMessage]]:
         """Store a batch in one transaction; returns the report and the messages that were new.
 
         A message whose id was already stored (same source) is quarantined whole as
         ``duplicate_message``; readings whose natural key is already stored are counted as
         ``duplicate_reading``. ``also(conn, new_messages)`` runs inside the same transaction.
+        ``stop_early()`` is asked after each message: True commits what is written so far and
+        returns; ``report.messages`` says how many of ``messages`` that covered (each message is
+        always whole, with its ledger row, in one transaction).
         """
         report = IngestReport(source=messages[0].source if messages else "")
         now = datetime.now(UTC)
@@ -126,7 +171,9 @@ class ReadingSink:
             for m in messages:
                 by_source.setdefault(m.source, []).append(m.msg_key)
             seen = {(s, k) for s, keys in by_source.items() for k in self.known_keys(conn, s, keys)}
-            for m in messages:
+            for i, m in enumerate(messages):
+                if i and stop_early is not None and stop_early():
+                    break
                 report.messages += 1
                 report.received += m.n_received
                 key = (m.source, m.msg_key)
@@ -140,7 +187,7 @@ class ReadingSink:
                 seen.add(key)
                 stored = 0
                 if len(m.readings):
-                    stored = conn.exec_driver_sql(self._insert_sql, self._rows(m.readings)).rowcount
+                    stored = self._insert(conn, m.readings)
                 dup = len(m.readings) - stored
                 report.stored += stored
                 for item in m.quarantine:

@@ -123,6 +123,7 @@ class FailureMode:
     occurrence: int | None = None
     detection: int | None = None
     citation: Citation | None = None
+    defect_patterns: tuple[str, ...] = ()  # spatial defect-map patterns it leaves (FMEA column defect_pattern)
 
     @property
     def rpn(self) -> int | None:
@@ -144,6 +145,7 @@ class FailureModeHit:
     unexplained: tuple[str, ...]  # observed deviations this mode does not predict
     matched_alarms: tuple[str, ...] = ()
     manual_sections: tuple[Citation, ...] = ()
+    matched_pattern: str | None = None  # the observed defect-map pattern this mode leaves
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,13 @@
-"""The knowledge room's tables, on the store's shared ``metadata`` (created by Alembic revision 0002).
+"""The knowledge room's tables, on the store's shared ``metadata`` (Alembic revisions 0002 and 0006).
 
-Chunks live in the fab's own database so a PostgreSQL deployment keeps one database; the search
-indexes (BM25, dense vectors) are rebuilt in memory from these rows.
+Chunks live in the fab's own database so a PostgreSQL deployment keeps one database. The BM25 index is
+rebuilt in memory from these rows; the dense vectors of each chunk are computed once per embedding model
+and kept in ``knowledge_vectors`` (a transformer encodes only tens of chunks a second on a CPU).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Index, Integer, String, Table, Text
+from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Table, Text
 
 from fabmind.store.schema import metadata
 
@@ -41,4 +42,18 @@ knowledge_chunks = Table(
     Index("ix_knowledge_chunks_doc", "doc_id", "ordinal"),
 )
 
-KNOWLEDGE_TABLES = [knowledge_documents, knowledge_chunks]
+KNOWLEDGE_TABLES = [knowledge_documents, knowledge_chunks]  # revision 0002
+
+knowledge_vectors = Table(
+    "knowledge_vectors",
+    metadata,
+    Column("chunk_id", String(240), primary_key=True),
+    Column("model", String(120), primary_key=True),  # the embedder's fingerprint (name@hash of its weights)
+    Column("doc_id", String(200), nullable=False),
+    Column("text_hash", String(32), nullable=False),  # of the indexed text: a vector is reused only if it matches
+    Column("dims", Integer, nullable=False),
+    Column("vector", LargeBinary, nullable=False),  # float16, little-endian
+    Index("ix_knowledge_vectors_doc", "doc_id"),
+)
+
+VECTOR_TABLES = [knowledge_vectors]  # revision 0006

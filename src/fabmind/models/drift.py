@@ -256,3 +256,38 @@ def recalibrated(traces: Sequence[Any], chamber_id: str, sensor: str, start: dat
             tr = tr.model_copy(update={"values": values})
         out.append(tr)
     return out
+
+
+def flaky(traces: Sequence[Any], chamber_id: str, sensor: str, start: datetime, rate: float, amplitude: float,
+          burst: tuple[float, float] = (0.05, 0.3), seed: int = 0) -> list[Any]:
+    """Traces as an intermittently failing sensor would leave them (a loose connector, a worn cable, gauge
+    electronics picking up RF): from ``start`` on, a share ``rate`` of the runs of ``chamber_id`` carry one
+    burst on ``sensor``: over a random stretch of ``burst`` (shares of the run's samples) it reads off by
+    ``amplitude`` x a heavy-tailed factor (|Student t, 3 dof|, random sign), plus jitter of a tenth of that.
+    The process is unchanged: every alarm such a burst raises is false, and the sensor's run-level
+    indicators get heavier tails than its training window had.
+
+    Used by ``bench/feedback.py`` and the learning tests to make a sensor prone to false alarms.
+    """
+    if not 0.0 <= rate <= 1.0:
+        raise ValueError(f"flaky: rate must be in [0, 1], got {rate}")
+    lo, hi = burst
+    if not 0.0 < lo <= hi <= 1.0:
+        raise ValueError(f"flaky: burst must be shares 0 < low <= high <= 1, got {burst}")
+    rng = np.random.default_rng(seed)
+    start = utc(start)
+    out = []
+    for tr in traces:
+        if tr.chamber_id == chamber_id and utc(tr.start) >= start and sensor in tr.sensors and rng.random() < rate:
+            values = np.array(tr.values, dtype=np.float32, copy=True)
+            n = len(values)
+            length = max(1, round(rng.uniform(lo, hi) * n))
+            first = int(rng.integers(0, n - length + 1))
+            size = amplitude * abs(float(rng.standard_t(3))) * rng.choice((-1.0, 1.0))
+            j = tr.sensors.index(sensor)
+            floor = 0.0 if float(values[:, j].min()) >= 0.0 else -np.inf  # a gauge reading >= 0 stays >= 0
+            values[first:first + length, j] = np.maximum(values[first:first + length, j] + np.float32(size) * (
+                1.0 + 0.1 * rng.standard_normal(length)).astype(np.float32), floor)
+            tr = tr.model_copy(update={"values": values})
+        out.append(tr)
+    return out

@@ -140,6 +140,7 @@ def train_fdc(runs: Iterable[Run], traces: Mapping[str, RunTrace], recipes: Mapp
         train_end = min(r.start for r in runs) + timedelta(days=config.train_days)
     train_end = utc(train_end)
     tables: dict[tuple[str, str], pd.DataFrame] = {}
+    first: dict[tuple[str, str], datetime] = {}
     for (chamber, recipe_id), group in _groups(runs).items():
         if progress:
             progress(f"{chamber} {recipe_id}")
@@ -148,6 +149,7 @@ def train_fdc(runs: Iterable[Run], traces: Mapping[str, RunTrace], recipes: Mapp
                        _pm(pm_ends, chamber, config))
         if len(X) >= config.min_train_runs:
             tables[(chamber, recipe_id)] = X
+            first[(chamber, recipe_id)] = utc(min(r.start for r in train))
     responses = _pooled_responses(tables, config.response_degree) if config.adjust and config.pool_response else {}
     models = {}
     for (chamber, recipe_id), X in tables.items():
@@ -157,6 +159,9 @@ def train_fdc(runs: Iterable[Run], traces: Mapping[str, RunTrace], recipes: Mapp
         else:
             model.fit(X)
         model.metadata_.scope = chamber
+        # the training window, so the learning loop can refit a model on the runs it was trained on
+        model.metadata_.train_start = first[(chamber, recipe_id)].isoformat()
+        model.metadata_.train_end = train_end.isoformat()
         models[(chamber, recipe_id)] = model
     return models
 

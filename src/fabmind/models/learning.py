@@ -15,7 +15,19 @@
      ``recenter_sigmas`` since the first false alarm shifted to where they now are (a recalibrated
      gauge: new zero point, same covariance, so the model stays as sensitive as it was);
    * ``relimit`` -- the active model with a recalibrated control limit: just above the scores of the
-     false alarms before the hold-out, never above a confirmed fault's score nor ``max_relimit``.
+     false alarms before the hold-out, never above a confirmed fault's score nor ``max_relimit``;
+   * ``desensitize`` -- for a chamber whose verdicts name a **sensor prone to false alarms**
+     (:func:`nuisance_sensors`: it led ``nuisance_min_verdicts`` alarms judged false on that chamber
+     and no alarm judged a true fault), the model refitted on its own training runs with that sensor's
+     features weighted down (``feature_weights`` of the MSPC): the weight is 1 / the sensor's spread
+     on the runs since the nuisance began that engineers' verdicts leave normal, in the active model's
+     sigmas -- the verdict runs are normal data, so the sensor's normal spread widens to cover them.
+     Every model of the chamber (every recipe) gets this candidate, reviewed or not: the gauge is the
+     chamber's, and its unreviewed alarms led by that sensor are labelled false alarms (outside the
+     episodes of confirmed faults);
+   * ``drop`` -- the same with the sensor left out of T² and SPE, offered only when no true-fault
+     verdict on the chamber depends on it (it carries at least ``nuisance_fault_share`` of none of
+     their scores).
 
 3. **Evaluation** on data none of them trained on: false-alarm rate on the hold-out (the latest
    ``holdout_fraction`` of the model's runs since its first alarm, time-ordered: labelled false alarms,
@@ -25,7 +37,9 @@
    ``ModelRegistry.rollback`` (``fabmind models rollback``) undoes a promotion in one command.
 
 Which candidate wins is measured per model, not assumed: an offset after a recalibration is
-usually fixed by ``since_change``, a sensor that is merely noisier by ``augment``.
+usually fixed by ``since_change`` or ``recenter``, an intermittently spiking sensor by ``desensitize``.
+Among candidates within ``prefer_within`` of the lowest hold-out false-alarm rate the most sensitive
+one is taken (``desensitize`` over ``drop`` when both clear the false alarms).
 """
 
 from __future__ import annotations
@@ -42,7 +56,7 @@ import pandas as pd
 from fabmind.domain import Run, utc
 from fabmind.models.fdc import FdcConfig, indicators, model_name
 
-STRATEGIES = ("augment", "recent", "since_change", "recenter", "relimit")
+STRATEGIES = ("augment", "recent", "since_change", "recenter", "relimit", "desensitize", "drop")
 
 
 @dataclass(frozen=True)
@@ -59,6 +73,9 @@ class LearningConfig:
     max_relimit: float = 3.0  # ``relimit`` never raises the limit beyond this multiple of the trained one
     propagate: bool = True  # label unreviewed alarms of the same episode / leading sensor
     episode_gap: timedelta = timedelta(hours=12)
+    nuisance_min_verdicts: int = 2  # false-alarm verdicts a sensor must lead on a chamber to be judged a nuisance
+    nuisance_fault_share: float = 0.1  # a true fault "depends on" a sensor with this share of its alarm's score
+    prefer_within: float = 0.02  # candidates this close to the lowest hold-out false-alarm rate: most sensitive wins
 
 
 @dataclass
@@ -104,8 +121,92 @@ class RetrainDecision:
     reason: str
 
 
+@dataclass(frozen=True)
+class NuisanceSensor:
+    """A sensor of one chamber that engineers' verdicts show to be prone to false alarms."""
+
+    chamber_id: str
+    sensor: str
+    false_alarms: int  # false-alarm verdicts it led on this chamber
+    fault_dependence: int  # true-fault verdicts on this chamber it carries >= nuisance_fault_share of
+
+    @property
+    def droppable(self) -> bool:
+        """No confirmed fault on the chamber needed this sensor: it may leave T² and SPE."""
+        return self.fault_dependence == 0
+
+
 def _leading_sensor(alarm: Any) -> str:
     return alarm.contributions[0].sensor if alarm.contributions else ""
+
+
+def _sensor_shares(alarm: Any) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for c in alarm.contributions or ():
+        out[c.sensor] = out.get(c.sensor, 0.0) + float(c.contribution)
+    return out
+
+
+def nuisance_sensors(verdicts: pd.DataFrame, alarms: Sequence[Any],
+                     config: LearningConfig = LearningConfig()) -> dict[str, tuple[NuisanceSensor, ...]]:
+    """Chamber id -> the sensors its verdicts show to be prone to false alarms.
+
+    A sensor is one when it led at least ``nuisance_min_verdicts`` alarms of the chamber (any recipe)
+    judged false alarms and led none judged a true fault. It is *droppable* when, besides, it carries
+    less than ``nuisance_fault_share`` of every true-fault alarm's score on the chamber.
+    """
+    by_id = {a.alarm_id: a for a in alarms}
+    leads: dict[tuple[str, str], int] = {}
+    fault_leads: set[tuple[str, str]] = set()
+    depends: dict[tuple[str, str], int] = {}
+    for row in verdicts.itertuples(index=False):
+        alarm = by_id.get(row.alarm_id)
+        if alarm is None or row.verdict not in ("false_alarm", "true_fault"):
+            continue
+        lead = _leading_sensor(alarm)
+        if not lead:
+            continue
+        if row.verdict == "false_alarm":
+            leads[(alarm.chamber_id, lead)] = leads.get((alarm.chamber_id, lead), 0) + 1
+            continue
+        fault_leads.add((alarm.chamber_id, lead))
+        for sensor, share in _sensor_shares(alarm).items():
+            if share >= config.nuisance_fault_share:
+                depends[(alarm.chamber_id, sensor)] = depends.get((alarm.chamber_id, sensor), 0) + 1
+    out: dict[str, list[NuisanceSensor]] = {}
+    for (chamber, sensor), n in sorted(leads.items(), key=lambda kv: (kv[0][0], -kv[1], kv[0][1])):
+        if n >= config.nuisance_min_verdicts and (chamber, sensor) not in fault_leads:
+            out.setdefault(chamber, []).append(NuisanceSensor(chamber, sensor, n, depends.get((chamber, sensor), 0)))
+    return {c: tuple(v) for c, v in out.items()}
+
+
+def label_nuisance(sets: dict[tuple[str, str], LabelledSet], nuisance: dict[str, tuple[NuisanceSensor, ...]],
+                   alarms: Sequence[Any], runs: dict[str, Run], gap: timedelta = timedelta(hours=12)) -> None:
+    """Label the unreviewed alarms led by a nuisance sensor of their chamber as false alarms, on every
+    model (recipe) of the chamber -- except within ``gap`` of a run judged a true fault on the chamber."""
+    faults: dict[str, list[datetime]] = {}
+    for ls in sets.values():
+        faults.setdefault(ls.chamber_id, []).extend(utc(runs[r].start) for r in ls.true_fault_runs if r in runs)
+    for a in alarms:
+        run = runs.get(a.run_id or "")
+        names = {n.sensor for n in nuisance.get(a.chamber_id, ())}
+        if run is None or _leading_sensor(a) not in names:
+            continue
+        key = (run.chamber_id, run.recipe_id)
+        ls = sets.setdefault(key, LabelledSet(run.chamber_id, run.recipe_id))
+        ls.alarmed_runs.add(a.run_id)
+        if a.run_id in ls.true_fault_runs or a.run_id in ls.false_alarm_runs:
+            continue
+        t = utc(run.start)
+        if any(abs((t - f).total_seconds()) <= gap.total_seconds() for f in faults.get(run.chamber_id, ())):
+            continue
+        ls.false_alarm_runs.add(a.run_id)
+        ls.first_false_alarm = t if ls.first_false_alarm is None else min(ls.first_false_alarm, t)
+    for ls in sets.values():  # every alarm of a model the loop now looks at counts as alarmed
+        if ls.chamber_id in nuisance:
+            ls.alarmed_runs.update(a.run_id for a in alarms if a.run_id and a.run_id in runs
+                                   and (runs[a.run_id].chamber_id, runs[a.run_id].recipe_id)
+                                   == (ls.chamber_id, ls.recipe_id))
 
 
 def labelled_sets(verdicts: pd.DataFrame, alarms: Sequence[Any], runs: dict[str, Run], propagate: bool = True,
@@ -203,13 +304,17 @@ def _alarm_rate(model: Any, X: pd.DataFrame) -> float:
 
 def sensitivity(model: Any, normal: pd.DataFrame, spread: pd.Series, sigmas: float = 4.0) -> float:
     """Share of synthetic faults detected: every sensor in turn stepped by ``sigmas`` x ``spread`` (the
-    active model's normal spread, one yardstick for all candidates) on every normal hold-out run.
+    active model's normal spread, one yardstick for all candidates) on every normal hold-out run the
+    model is quiet on (a run it alarms on anyway says nothing about the step: counting it would credit
+    a model for its false alarms).
 
     Guards detection where engineers have not yet confirmed a fault on this model: a candidate that
     merely widened its limits until the false alarms went away loses here.
     """
     from fabmind.models.anomaly.alarms import sensor_of
 
+    if not normal.empty:
+        normal = normal[model.score(normal[list(model.feature_names_in_)]) < model.threshold_]
     if normal.empty:
         return float("nan")
     groups: dict[str, list[str]] = {}
@@ -303,8 +408,103 @@ def _relimited(active: Any, X: pd.DataFrame, ls: LabelledSet, holdout_start: dat
     return model
 
 
+def deviations(model: Any, X: pd.DataFrame) -> pd.DataFrame:
+    """Each indicator's deviation from the model's expectation in the sensor's own training sigmas
+    (plain MSPC: from its training mean; context-adjusted: the residual after the setpoints and PM age).
+    Feature weights do not enter: a down-weighted sensor still reports its true deviation."""
+    if hasattr(model, "residual_spread_") and hasattr(model, "residuals"):
+        R = model.residuals(X[list(model.feature_names_in_)])
+        return R / np.asarray(model.residual_spread_)
+    weights = np.asarray(getattr(model, "weights_", np.ones(len(model.spread_))))
+    spread = np.asarray(model.spread_) * np.where(weights > 0, weights, 1.0)
+    cols = list(model.feature_names_in_)
+    return (X[cols] - np.asarray(model.mean_)) / spread
+
+
+def _training_ids(active: Any, d: _ModelData, ls: LabelledSet, fdc: FdcConfig) -> list[str]:
+    """The runs the active model was trained on: its metadata window, else the first ``train_days``."""
+    meta = getattr(active, "metadata_", None)
+    if meta is not None and meta.train_start and meta.train_end:
+        lo, hi = utc(pd.Timestamp(meta.train_start).to_pydatetime()), utc(pd.Timestamp(meta.train_end).to_pydatetime())
+    else:
+        lo = utc(d.runs[0].start)
+        hi = lo + timedelta(days=fdc.train_days)
+    return [r.run_id for r in d.runs if lo <= utc(r.start) < hi and r.run_id in d.X.index
+            and r.run_id not in ls.true_fault_runs]
+
+
+def nuisance_weights(active: Any, X: pd.DataFrame, ls: LabelledSet, holdout_start: datetime, d: _ModelData,
+                     sensors: Sequence[str]) -> dict[str, float]:
+    """Feature -> weight for the features of ``sensors``: 1 / their RMS deviation (active model's sigmas)
+    over the runs before the hold-out since the model's first false alarm that verdicts leave normal
+    (not alarmed, or judged / labelled false alarms). 1 where the sensor is no noisier than in training."""
+    from fabmind.models.anomaly.alarms import sensor_of
+
+    if ls.first_false_alarm is None:
+        return {}
+    feats = [f for f in d.X.columns if sensor_of(str(f)) in set(sensors)]
+    normal = [r.run_id for r in d.runs if ls.first_false_alarm <= utc(r.start) < holdout_start and r.run_id in X.index
+              and r.run_id not in ls.true_fault_runs
+              and (r.run_id not in ls.alarmed_runs or r.run_id in ls.false_alarm_runs)]
+    if not feats or not normal:
+        return {}
+    z = deviations(active, X.loc[normal])
+    rms = np.sqrt((z[feats] ** 2).mean(axis=0))
+    return {str(f): float(min(1.0, 1.0 / v)) for f, v in rms.items() if np.isfinite(v) and v > 0}
+
+
+def _refit(active: Any, fdc: FdcConfig, X: pd.DataFrame, weights: dict[str, float] | None = None) -> Any:
+    """A model like the active one (its type and settings, the recipe's pooled response) fitted on ``X``."""
+    from sklearn.base import clone
+
+    model = clone(active)
+    if weights is not None:
+        model.set_params(feature_weights=weights)
+    response = getattr(active, "response_", None)  # the recipe's physics is unchanged: keep its pooled response
+    if response is not None:
+        model.fit(X, response=response)
+    else:
+        model.fit(X)
+    return model
+
+
+def _desensitized(active: Any, X: pd.DataFrame, ls: LabelledSet, holdout_start: datetime, d: _ModelData,
+                  config: LearningConfig, fdc: FdcConfig, nuisance: Sequence[NuisanceSensor],
+                  drop: bool) -> tuple[Any, list[str]] | None:
+    from fabmind.models.anomaly.alarms import sensor_of
+
+    if not nuisance:
+        return None
+    weights = nuisance_weights(active, X, ls, holdout_start, d, [n.sensor for n in nuisance])
+    if drop:
+        droppable = {n.sensor for n in nuisance if n.droppable}
+        if not droppable:
+            return None
+        weights.update({str(f): 0.0 for f in X.columns if sensor_of(str(f)) in droppable})
+    if not weights or all(w >= 1.0 for w in weights.values()):
+        return None
+    ids = _training_ids(active, d, ls, fdc)
+    if len(ids) < config.min_train_runs:
+        return None
+    return _refit(active, fdc, X.loc[ids], weights), ids
+
+
+def _yardstick(active: Any, X: pd.DataFrame) -> pd.Series:
+    """The active model's normal spread of every feature, the one step size for all candidates'
+    synthetic faults: the residual spread of a context-adjusted model, the (unweighted) training
+    spread of a plain one; the data's spread for what the model does not describe (context)."""
+    out = X.std().astype(float)
+    if hasattr(active, "residual_spread_"):
+        out[list(active.indicator_features_)] = np.asarray(active.residual_spread_, dtype=float)
+    elif hasattr(active, "spread_"):
+        weights = np.asarray(getattr(active, "weights_", np.ones(len(active.spread_))))
+        out[list(active.feature_names_in_)] = np.asarray(active.spread_) * np.where(weights > 0, weights, 1.0)
+    return out
+
+
 def retrain_model(store: Any, registry: Any, ls: LabelledSet, now: datetime,
-                  config: LearningConfig = LearningConfig(), fdc: FdcConfig = FdcConfig()) -> RetrainDecision | None:
+                  config: LearningConfig = LearningConfig(), fdc: FdcConfig = FdcConfig(),
+                  nuisance: Sequence[NuisanceSensor] = ()) -> RetrainDecision | None:
     """Train the candidates for one model, evaluate them against the active one, promote the best if better."""
     name, scope = ls.model, ls.chamber_id
     mv = registry.active(name, scope)
@@ -336,10 +536,16 @@ def retrain_model(store: Any, registry: Any, ls: LabelledSet, now: datetime,
                   and (r not in ls.alarmed_runs or r in ls.false_alarm_runs)]
     fault_ids = [r for r in X.index if r in ls.true_fault_runs]
     normal, faulty = X.loc[normal_ids], X.loc[fault_ids]
-    spread = pd.Series(np.asarray(getattr(active, "spread_", X.std().to_numpy()), dtype=float), index=feats)
+    spread = _yardstick(active, X)
     base = evaluate(active, normal, faulty, spread)
-    fitted, evals = {}, {}
+    fitted, evals, trained_on = {}, {}, {}
     for strategy in config.strategies:
+        if strategy in ("desensitize", "drop"):
+            made = _desensitized(active, X, ls, holdout_start, d, config, fdc, nuisance, strategy == "drop")
+            if made is not None:
+                fitted[strategy], trained_on[strategy] = made
+                evals[strategy] = evaluate(made[0], normal, faulty, spread)
+            continue
         if strategy in ("relimit", "recenter"):
             make = _relimited if strategy == "relimit" else _recentered
             model = make(active, X, ls, holdout_start, d, config)
@@ -355,22 +561,24 @@ def retrain_model(store: Any, registry: Any, ls: LabelledSet, now: datetime,
             model.fit(X.loc[ids], response=response)
         else:
             model.fit(X.loc[ids])
-        fitted[strategy], evals[strategy] = model, evaluate(model, normal, faulty, spread)
+        fitted[strategy], evals[strategy], trained_on[strategy] = model, evaluate(model, normal, faulty, spread), ids
     if not fitted:
         return RetrainDecision(name, scope, mv.version, base, {}, None, None, False,
                                "no candidate had enough normal runs to train on")
 
-    def key(s: str) -> tuple[float, float]:
-        e = evals[s]
-        return (e.false_alarm_rate, -np.nan_to_num(e.sensitivity))
+    def far(s: str) -> float:
+        v = evals[s].false_alarm_rate
+        return v if np.isfinite(v) else np.inf
 
     def keeps_detection(e: Evaluation) -> bool:
         confirmed = base.n_fault == 0 or e.detection_rate >= base.detection_rate
         synthetic = not np.isfinite(base.sensitivity) or e.sensitivity >= config.min_sensitivity * base.sensitivity
         return bool(confirmed and synthetic)
 
-    eligible = [s for s in evals if keeps_detection(evals[s])]
-    best = min(eligible or list(evals), key=key)
+    eligible = [s for s in evals if keeps_detection(evals[s])] or list(evals)
+    lowest = min(far(s) for s in eligible)
+    near = [s for s in eligible if far(s) <= lowest + config.prefer_within]  # as good: the most sensitive
+    best = max(near, key=lambda s: (np.nan_to_num(evals[s].sensitivity, nan=-1.0), -far(s)))
     e = evals[best]
     detects = keeps_detection(e)
     gains = e.false_alarm_rate <= base.false_alarm_rate * (1 - config.min_gain) and base.false_alarm_rate > 0
@@ -387,6 +595,10 @@ def retrain_model(store: Any, registry: Any, ls: LabelledSet, now: datetime,
         reason = f"{best} is not better enough: false alarms {base.false_alarm_rate:.1%} -> {e.false_alarm_rate:.1%}"
     model = fitted[best]
     model.metadata_.scope = scope
+    if best in trained_on:  # its training window, so a later retrain of this version knows it
+        starts = sorted(utc(r.start) for r in runs if r.run_id in set(trained_on[best]))
+        model.metadata_.train_start = starts[0].isoformat()
+        model.metadata_.train_end = (starts[-1] + timedelta(seconds=1)).isoformat()
     new = registry.register(model, name=name, scope=scope, activate=promote,
                             metrics={"holdout_false_alarm_rate": e.false_alarm_rate,
                                      "synthetic_fault_sensitivity": np.nan_to_num(e.sensitivity, nan=-1.0),
@@ -401,6 +613,7 @@ class RetrainReport:
     decisions: list[RetrainDecision]
     labelled: dict[tuple[str, str], LabelledSet]
     verdicts: int
+    nuisance: dict[str, tuple[NuisanceSensor, ...]] = field(default_factory=dict)  # chamber -> sensors
 
     @property
     def promoted(self) -> list[RetrainDecision]:
@@ -421,15 +634,18 @@ def retrain_from_verdicts(store: Any, registry: Any, now: datetime | None = None
     alarms = [a for a in store.alarm_records(end=now) if a.source.startswith("mspc.")]
     chambers = sorted(set(v["chamber_id"]))
     runs = {r.run_id: r for c in chambers for r in store.run_records(chamber_id=c, end=now)}
-    sets = labelled_sets(v, [a for a in alarms if a.chamber_id in chambers], runs, config.propagate,
-                         config.episode_gap)
+    mine = [a for a in alarms if a.chamber_id in chambers]
+    sets = labelled_sets(v, mine, runs, config.propagate, config.episode_gap)
+    nuisance = nuisance_sensors(v, mine, config) if {"desensitize", "drop"} & set(config.strategies) else {}
+    if nuisance:
+        label_nuisance(sets, nuisance, mine, runs, config.episode_gap)
     decisions = []
     for key, ls in sorted(sets.items()):
-        if ls.reviewed_false_alarms < config.min_false_alarms:
+        if ls.reviewed_false_alarms < config.min_false_alarms and ls.chamber_id not in nuisance:
             continue
         if progress:
             progress(f"{ls.model} @ {ls.chamber_id}")
-        d = retrain_model(store, registry, ls, now, config, fdc)
+        d = retrain_model(store, registry, ls, now, config, fdc, nuisance.get(ls.chamber_id, ()))
         if d is not None:
             decisions.append(d)
-    return RetrainReport(decisions, sets, len(v))
+    return RetrainReport(decisions, sets, len(v), nuisance)

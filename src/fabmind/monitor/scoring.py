@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy.signal import lfilter
 
 from fabmind.ingest.records import ReadingBatch
 
@@ -64,6 +65,7 @@ class ChamberCharts:
         self.chamber_id = chamber_id
         self.sensors = sensors
         self.index = {s: i for i, s in enumerate(sensors)}
+        self._columns: dict[tuple[str, ...], np.ndarray] = {}  # message sensor order -> chart column
         self.warmup = warmup
         self.ewma = EWMAMonitor(lam=lam, L=L)
         self.cusum = CUSUMMonitor(k=k, h=h)
@@ -104,6 +106,18 @@ class ChamberCharts:
     # ------------------------------------------------------------------ scoring
     def matrix(self, b: ReadingBatch) -> tuple[np.ndarray, np.ndarray]:
         """samples x sensors (NaN where a sensor was not sampled) and the sample times."""
+        if b.dense is not None:  # validated live message: already a block, only its columns to map
+            d = b.dense
+            cols = self._columns.get(tuple(d.sensors))
+            if cols is None:
+                cols = np.array([self.index.get(s, -1) for s in d.sensors], dtype=np.int64)
+                self._columns[tuple(d.sensors)] = cols
+            if len(cols) == len(self.sensors) and (cols == np.arange(len(cols))).all():
+                return d.X, d.ts_us
+            keep = cols >= 0
+            X = np.full((len(d.ts_us), len(self.sensors)), np.nan)
+            X[:, cols[keep]] = d.X[:, keep]
+            return X, d.ts_us
         times, row = np.unique(b.ts_us, return_inverse=True)
         inverse, names = pd.factorize(b.sensor)  # a handful of names, repeated per sample (hashing, no sort)
         col = np.array([self.index.get(s, -1) for s in names.tolist()], dtype=np.int64)[inverse]
@@ -125,8 +139,6 @@ class ChamberCharts:
         return self._chart(X, times, b.run_id)
 
     def _chart(self, X: np.ndarray, times: np.ndarray, run_id: str | None) -> ChartResult:
-        from scipy.signal import lfilter
-
         mean, spread = self.ewma.mean_, self.ewma.spread_
         z = (X - mean) / spread
         z = np.where(np.isnan(z), 0.0, z)  # not sampled: no evidence either way

@@ -1,12 +1,26 @@
-"""The streaming monitor: messages in -> validated, stored, scored, alarmed -> acknowledged to the source.
+"""The streaming monitor: messages in -> validated, scored, alarmed -> stored -> acknowledged to the source.
 
-One batch of messages is handled as a unit: validate (quarantine the bad), score the good
-readings per chamber, update alarms, then write readings + quarantine + dedup ledger + alarm
-changes + new chart baselines in **one** transaction; only then are the messages acknowledged
-to the broker and the in-memory state (high-water marks, chart state) kept. If the write fails
-the state is rolled back and the batch retried; if the process dies, the broker re-delivers the
-unacknowledged messages and the dedup ledger turns any already-stored one into a recorded
-duplicate. Nothing is lost, nothing is stored twice.
+A batch of messages goes through two stages:
+
+1. **decide** (latency-critical): validate (quarantine the bad), skip messages already stored or
+   in flight, score the new readings per chamber, update alarms, and commit the alarm transitions
+   (raised / cleared / escalated) and new chart baselines at once in a small transaction — an
+   alarm is in the store a few milliseconds after its message arrived, whatever the write backlog.
+2. **write** (durable): readings + quarantine + dedup ledger (+ repeat counts of open alarms) in
+   one transaction per group of messages; only then are those messages acknowledged to the broker.
+
+:meth:`Monitor.run` runs the two stages as two tasks on one event loop (no thread, so the GIL is
+never contended): decisions go first, the writer yields between transactions, and a transaction
+holds at most ``MonitorConfig.write_batch_rows`` readings, so a new message never waits long for
+its decision. A failed write is retried (the decisions stand); if the process dies, the broker
+re-delivers every unacknowledged message and the dedup ledger turns any already-stored one into a
+recorded duplicate: nothing is lost, nothing is stored twice. An alarm committed for a message whose
+readings were not yet written when the process died is not raised twice: the re-delivered message
+finds it open (the alarm's dedup key) and counts a repeat.
+
+Run-level models (FDC MSPC on run indicators, PdM risk, see :mod:`fabmind.monitor.run_models`) score
+a chamber's run once it is complete (``run_end`` in its last message, or the chamber's next run
+started) and its readings are stored, off the event loop.
 
     >>> # see tests/monitor/test_service.py for a complete run
 """
@@ -15,7 +29,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -23,9 +39,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import func, select
 
-from fabmind.domain import Alarm, AlarmState, Contribution
+from fabmind.domain import Alarm, AlarmState, Contribution, RunTrace
 from fabmind.ingest.catalog import SensorCatalog
 from fabmind.ingest.records import IngestReport, QuarantineItem, ReadingBatch, ValidatedMessage
 from fabmind.ingest.sink import ReadingSink
@@ -40,6 +56,9 @@ log = logging.getLogger(__name__)
 
 STREAM_SOURCE, STREAM_CODE = "stream.ewma_cusum", "FDC-STREAM"
 
+# (chamber_id, run_id, trace assembled from the stream or None) -> a violation or None
+RunScorer = Callable[[str, str, RunTrace | None], Violation | None]
+
 
 @dataclass
 class MonitorStats:
@@ -47,9 +66,13 @@ class MonitorStats:
     report: IngestReport = field(default_factory=lambda: IngestReport(source="monitor"))
     alarms_raised: int = 0
     alarm_latency_ms: list[float] = field(default_factory=list)  # publish (payload 'sent') -> alarm committed
+    decision_latency_ms: list[float] = field(default_factory=list)  # publish -> scored, alarms committed
     store_latency_ms: list[float] = field(default_factory=list)  # publish -> readings committed
     write_failures: int = 0
     scoring_errors: int = 0
+    runs_scored: int = 0
+    runs_unscored: int = 0  # finished runs the stream did not carry whole (monitor started mid-run ...)
+    last_write: float | None = None  # clock() at the last committed write
 
 
 @dataclass
@@ -67,26 +90,227 @@ class MonitorConfig:
     max_lateness_s: float = 3600.0
     retry_s: float = 0.5
     max_retries: int = 20
+    write_batch_rows: int = 20_000  # readings per write transaction at most
+    max_queued_rows: int = 400_000  # decided, unwritten readings at most: decisions wait beyond (backpressure)
+    max_run_samples: int = 500_000  # samples of one run kept for run-level scoring (longer: not scored)
     alarm_policy: AlarmPolicy = field(default_factory=AlarmPolicy)
 
 
+@dataclass
+class _Decided:
+    """One message after the decide stage, waiting for its durable write."""
+
+    raw: RawMessage | None
+    msg: ValidatedMessage
+    finished_runs: list[tuple[str, str, RunTrace | None]] = field(default_factory=list)
+
+
+@dataclass
+class _RunBuffer:
+    """The samples of a chamber's current run, in chart column order, as the stream delivered them."""
+
+    run_id: str
+    sensors: list[str]
+    ts_us: list[np.ndarray] = field(default_factory=list)
+    X: list[np.ndarray] = field(default_factory=list)
+    steps: list[np.ndarray | None] = field(default_factory=list)
+    n: int = 0
+    overflow: bool = False
+
+    def trace(self, chamber_id: str) -> RunTrace | None:
+        """The run as a :class:`RunTrace` (gaps filled from the neighbouring sample), or None."""
+        if self.overflow or not self.X:
+            return None
+        X = np.vstack(self.X)
+        t = np.concatenate(self.ts_us)
+        seen = np.isfinite(X).any(axis=0)
+        if not seen.any():
+            return None
+        X, names = X[:, seen], [s for s, k in zip(self.sensors, seen) if k]
+        X = _fill_gaps(X)
+        steps = np.concatenate([np.zeros(len(x), dtype=np.int64) if s is None else s
+                                for x, s in zip(self.X, self.steps)])
+        dt = float(np.median(np.diff(t))) / 1e6 if len(t) > 1 else 1.0
+        return RunTrace(run_id=self.run_id, chamber_id=chamber_id, start=datetime.fromtimestamp(t[0] / 1e6, UTC),
+                        dt_s=dt if dt > 0 else 1.0, sensors=tuple(names), values=X.astype(np.float32),
+                        step_index=np.clip(steps, 0, 255).astype(np.uint8))
+
+
+def _fill_gaps(X: np.ndarray) -> np.ndarray:
+    """NaN -> the previous sample of that sensor (the next one at the start)."""
+    if not np.isnan(X).any():
+        return X
+    n = len(X)
+    idx = np.where(np.isnan(X), 0, np.arange(n)[:, None])
+    np.maximum.accumulate(idx, axis=0, out=idx)
+    X = X[idx, np.arange(X.shape[1])]
+    if np.isnan(X).any():  # leading gaps: back-fill
+        rev = X[::-1]
+        idx = np.where(np.isnan(rev), 0, np.arange(n)[:, None])
+        np.maximum.accumulate(idx, axis=0, out=idx)
+        X = rev[idx, np.arange(X.shape[1])][::-1]
+    return X
+
+
+@dataclass
+class _AlarmChange:
+    """Alarm transitions of one decision, to be committed at once (records are written as they are
+    when the transaction runs, so a later write never puts back an older state)."""
+
+    records: list[AlarmRecord]
+    events: list
+    baselines: list[dict]
+    raised: list[AlarmRecord]
+    sent_by_chamber: dict[str, float]
+    decided: list[_Decided] = field(default_factory=list)  # the messages whose decision it completes
+
+
+class _Writer:
+    """The durable-write thread of :meth:`Monitor.run`.
+
+    Alarm transitions go first; readings are written in transactions of at most
+    ``write_batch_rows`` readings, ended early at a message boundary when an alarm transition is
+    waiting. SQLite's own work runs without the GIL, so scoring on the event loop and writing here
+    share the two cores; completions are handed back to the loop (acknowledgements, stats).
+    """
+
+    def __init__(self, monitor: Monitor, loop: asyncio.AbstractEventLoop):
+        self.m = monitor
+        self.loop = loop
+        self.cond = threading.Condition()
+        self.alarm_jobs: deque[_AlarmChange] = deque()
+        self.units: deque[_Decided] = deque()
+        self.queued_rows = 0
+        self.pending = 0  # jobs (alarm changes + messages) handed over and not yet reported back
+        self.error: BaseException | None = None
+        self.stopping = False
+        self.idle = asyncio.Event()
+        self.idle.set()
+        self.room = asyncio.Event()
+        self.room.set()
+        self.failed = asyncio.Event()
+        self.thread = threading.Thread(target=self._main, name="fabmind-writer", daemon=True)
+        self.thread.start()
+
+    # ------------------------------------------------------------------ loop side
+    def submit_alarms(self, change: _AlarmChange) -> None:
+        self.pending += 1
+        self.idle.clear()
+        with self.cond:
+            self.alarm_jobs.append(change)
+            self.cond.notify()
+
+    def submit(self, decided: list[_Decided]) -> None:
+        if not decided:
+            return
+        self.pending += len(decided)
+        self.idle.clear()
+        with self.cond:
+            self.units.extend(decided)
+            self.queued_rows += sum(len(d.msg.readings) for d in decided)
+            if self.queued_rows > self.m.config.max_queued_rows:
+                self.room.clear()
+            self.cond.notify()
+
+    def check(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def stop(self) -> None:
+        with self.cond:
+            self.stopping = True
+            self.cond.notify()
+        self.thread.join()
+
+    # ------------------------------------------------------------------ thread side
+    def _main(self) -> None:
+        m = self.m
+        while True:
+            with self.cond:
+                while not self.alarm_jobs and not self.units and not self.stopping:
+                    self.cond.wait()
+                if self.stopping and not self.alarm_jobs and not self.units:
+                    return
+                job = self.alarm_jobs.popleft() if self.alarm_jobs else None
+                group: list[_Decided] = []
+                if job is None:
+                    rows = 0
+                    while self.units and (not group or rows + len(self.units[0].msg.readings)
+                                          <= m.config.write_batch_rows):
+                        rows += len(self.units[0].msg.readings)
+                        group.append(self.units.popleft())
+            try:
+                if job is not None:
+                    self._retrying(lambda: m._commit_alarms(job), "alarm transitions")
+                    self.loop.call_soon_threadsafe(self._alarms_done, job, m.clock())
+                else:
+                    done = self._retrying(lambda: m.write(group, stop_early=lambda: bool(self.alarm_jobs)),
+                                          f"{len(group)} messages")
+                    written, rest = group[:done], group[done:]
+                    with self.cond:
+                        self.units.extendleft(reversed(rest))
+                    self.loop.call_soon_threadsafe(self._written, written)
+            except BaseException as exc:  # gave up: the loop raises it; nothing unwritten is acknowledged
+                self.error = exc
+                self.loop.call_soon_threadsafe(self._wake_all)
+                return
+
+    def _retrying(self, fn: Callable[[], Any], what: str) -> Any:
+        c = self.m.config
+        for attempt in range(c.max_retries + 1):
+            try:
+                return fn()
+            except Exception:
+                log.exception("writing %s failed (attempt %d)", what, attempt + 1)
+                if attempt == c.max_retries or self.stopping and self.m._abandon_on_stop:
+                    raise
+                time.sleep(c.retry_s)
+        raise AssertionError("unreachable")
+
+    # ------------------------------------------------------------------ back on the loop
+    def _written(self, units: list[_Decided]) -> None:
+        with self.cond:
+            self.queued_rows -= sum(len(d.msg.readings) for d in units)
+            if self.queued_rows <= self.m.config.max_queued_rows:
+                self.room.set()
+        self.m._units_written(units)
+        self._done(len(units))
+
+    def _alarms_done(self, change: _AlarmChange, committed_at: float) -> None:
+        self.m._alarms_committed(change, committed_at)
+        self._done(1)
+
+    def _done(self, n: int) -> None:
+        self.pending -= n
+        if self.pending == 0:
+            self.idle.set()
+
+    def _wake_all(self) -> None:
+        self.failed.set()
+        self.idle.set()
+        self.room.set()
+
+
 class Monitor:
-    """Consumes trace messages, stores and scores them per chamber, manages alarms.
+    """Consumes trace messages, scores and stores them per chamber, manages alarms.
 
     ``on_alarm(alarm) -> str | None`` is called (in a worker thread, after the alarm is stored)
     for every newly raised alarm; a returned text is saved as the alarm's diagnosis, so it is
     waiting when the engineer opens the alarm (the agents room plugs the fault assistant in here).
+    ``run_scorers``: run-level models, each ``scorer(chamber_id, run_id, trace) -> Violation | None``
+    called once per completed run (``trace``: the run as the stream delivered it, None if it was
+    not seen whole), e.g. :class:`fabmind.monitor.run_models.FdcRunScorer`.
     """
 
     def __init__(
         self,
-        engine: Engine,
+        engine: Any,
         catalog: SensorCatalog,
         *,
         config: MonitorConfig | None = None,
         area_of: Callable[[str], str] | None = None,
         on_alarm: Callable[[Alarm], str | None] | None = None,
-        run_scorers: Sequence[Callable[[str, str], Violation | None]] = (),
+        run_scorers: Sequence[RunScorer] = (),
         clock: Callable[[], float] = time.time,
     ):
         self.engine = engine
@@ -101,11 +325,21 @@ class Monitor:
         self.alarms = AlarmManager(c.alarm_policy, area_of=self.area_of)
         self.charts: dict[str, ChamberCharts] = {}
         self.on_alarm = on_alarm
-        # run-level models (FDC MSPC on run indicators, PdM risk ...): called with (chamber_id, run_id)
-        # once a chamber's run is complete (its next run started), after the run's readings are stored
         self.run_scorers = list(run_scorers)
-        self._current_run: dict[str, str] = {}
+        self._runs: dict[str, _RunBuffer] = {}  # chamber -> its current run's samples
+        self._inflight: set[tuple[str, str]] = set()  # decided, not yet written (dedup before the ledger has it)
+        # open alarms whose repeat counts ride with the next write: alarm id -> (record, change number)
+        self._repeats: dict[str, tuple[AlarmRecord, int]] = {}
+        self._repeat_seq = 0
+        self._dirty: dict[str, int] = {}  # alarm id -> changes handed to the writer, not yet committed
+        self._writer: _Writer | None = None  # while run() is active
+        self._abandon_on_stop = False
+        self._reader = None
         self._diagnose = ThreadPoolExecutor(max_workers=1, thread_name_prefix="diagnosis") if on_alarm else None
+        self._run_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="run-scoring") if run_scorers else None
+        self._run_tasks: set[asyncio.Task] = set()
+        self._ack: Callable[[list[RawMessage]], Any] | None = None
+        self._ack_tasks: set[asyncio.Task] = set()
         self.stats = MonitorStats()
         self._restore()
 
@@ -136,86 +370,146 @@ class Monitor:
             self.charts[chamber_id] = ch
         return ch
 
-    # ------------------------------------------------------------------ one batch
-    def process(self, messages: Sequence[RawMessage], source: str = "mqtt") -> IngestReport:
-        """Validate, score, alarm and store one batch (one transaction). Does not acknowledge."""
-        validated = []
+    # ------------------------------------------------------------------ stage 1: decide
+    def _validate(self, messages: Sequence[RawMessage], source: str) -> list[ValidatedMessage]:
+        out = []
         for m in messages:
             try:
-                validated.append(self.validator.validate(source, m.topic, m.payload, fallback_key=m.key))
+                out.append(self.validator.validate(source, m.topic, m.payload, fallback_key=m.key))
             except Exception as exc:  # a validator bug must not stop the monitor: keep the message
                 log.exception("validator failed on %s", m.topic)
                 item = QuarantineItem(source, "message", f"internal: validator error {exc!r}"[:300],
                                       QuarantineItem.clip(m.payload.decode("utf-8", "replace")), 0, msg_key=m.key)
-                validated.append(ValidatedMessage(source, m.key, ReadingBatch.empty(), [item]))
-        snapshot = {cid: (ch.e.copy(), ch.hi.copy(), ch.lo.copy()) for cid, ch in self.charts.items()}
-        pending_raised: list[AlarmRecord] = []
+                out.append(ValidatedMessage(source, m.key, ReadingBatch.empty(), [item]))
+        return out
 
-        def score_and_alarm(conn: Connection, fresh: list[ValidatedMessage]) -> None:
-            self._sync_operator_actions(conn)
-            baselines: list[dict] = []
-            for m in fresh:
-                try:
-                    result = self._score(m.readings)
-                except Exception:  # a message that breaks scoring must not block the stream: store it, log it
-                    log.exception("scoring %s from %s failed; stored unscored", m.msg_key, m.readings.chamber_id)
-                    self.stats.scoring_errors += 1
-                    result = None
-                if result is not None:
-                    self._apply(result)
-                ch = self.charts.get(m.readings.chamber_id)
-                if ch is not None and ch.new_baseline:
-                    baselines += repo.baseline_rows(ch.chamber_id, ch.sensors, ch.baseline.mean, ch.baseline.spread,
-                                                    ch.baseline.n)
-                    ch.new_baseline = False
-            records, events, raised = self.alarms.drain()
-            pending_raised.extend(raised)
-            repo.write_alarm_changes(conn, records, events)
-            repo.write_baselines(conn, baselines)
+    def _read_connection(self):
+        if self._reader is None or self._reader.closed:
+            self._reader = self.engine.connect()
+        return self._reader
 
+    def decide(self, messages: Sequence[RawMessage], source: str = "mqtt") -> tuple[list[_Decided], _AlarmChange | None]:
+        """Validate and score a batch; returns the messages to write and the alarm transitions to
+        commit now (None if none). Writes nothing; on error the monitor's state is as before."""
+        validated = self._validate(messages, source)
+        keys = {(m.source, m.msg_key) for m in validated if m.msg_key and len(m.readings)}
+        snapshot = self._snapshot()
         try:
-            report, fresh = self.sink.write(validated, also=score_and_alarm)
+            conn = self._read_connection()
+            with conn.begin():
+                stored = {(s, k) for s, ks in _by_source(keys).items() for k in self.sink.known_keys(conn, s, ks)}
+                self._sync_operator_actions(conn)
+            decided, baselines = self._score_all(messages, validated, stored)
         except Exception:
-            self.validator.rollback()
-            for cid, (e, hi, lo) in snapshot.items():
-                ch = self.charts[cid]
-                ch.e, ch.hi, ch.lo = e, hi, lo
-            for cid in [c for c, ch in self.charts.items() if c not in snapshot or ch.baseline is None]:
-                del self.charts[cid]  # warm-up buffers saw the failed batch: learn those chambers again
-            self.alarms = AlarmManager(self.config.alarm_policy, area_of=self.area_of)
-            self.alarms.restore(repo.load_alarms(self.engine))
-            self.stats.write_failures += 1
+            self._rollback(snapshot)
             raise
+        records, events, raised = self.alarms.drain()
+        change = None
+        if events or baselines:  # transitions are urgent; pending repeat counts go with them
+            change = _AlarmChange(self._take_repeats(records), events, baselines, raised,
+                                  {d.msg.readings.chamber_id: d.msg.sent for d in decided if d.msg.sent is not None},
+                                  decided)
+        else:  # repeat counts of open alarms are not urgent: they ride with the next readings write
+            for rec in records:
+                self._repeat_seq += 1
+                self._repeats[rec.alarm.alarm_id] = (rec, self._repeat_seq)
         self.validator.commit()
-        finished = []
-        for m in fresh:
-            chamber_id, run_id = m.readings.chamber_id, m.readings.run_id
-            if run_id and len(m.readings):
-                previous = self._current_run.get(chamber_id)
-                if previous is not None and previous != run_id:
-                    finished.append((chamber_id, previous))
-                self._current_run[chamber_id] = run_id
-        if finished and self.run_scorers:
-            self._score_runs(finished)
-        now = self.clock()
-        sent = [m.sent for m in fresh if m.sent is not None]
-        self.stats.store_latency_ms.extend((now - s) * 1e3 for s in sent)
-        if pending_raised:
-            self.stats.alarms_raised += len(pending_raised)
-            by_chamber = {m.readings.chamber_id: m.sent for m in fresh if m.sent is not None}
-            for rec in pending_raised:
-                s = by_chamber.get(rec.alarm.chamber_id)
-                if s is not None:
-                    self.stats.alarm_latency_ms.append((now - s) * 1e3)
-                if self._diagnose is not None:
-                    self._diagnose.submit(self._run_diagnosis, rec.alarm)
-        self.stats.batches += 1
-        self.stats.report.add(report)
-        return report
+        for d in decided:
+            if d.msg.msg_key and len(d.msg.readings):
+                self._inflight.add((d.msg.source, d.msg.msg_key))
+        if change is None:  # decided (with an alarm change, when that is committed: see _alarms_committed)
+            now = self.clock()
+            self.stats.decision_latency_ms.extend((now - d.msg.sent) * 1e3 for d in decided if d.msg.sent is not None)
+        return decided, change
 
-    def _sync_operator_actions(self, conn: Connection) -> None:
-        """Take over acknowledgements / shelving / clears made by another process (API, CLI)."""
-        open_ids = {r.alarm.alarm_id: r for r in self.alarms.open.values()}
+    def _take_repeats(self, records: list[AlarmRecord]) -> list[AlarmRecord]:
+        """``records`` plus every open alarm with a repeat count not yet written (which this write takes)."""
+        out = [rec for rec, _ in self._repeats.values()]
+        ids = set(self._repeats)
+        self._repeats.clear()
+        return out + [r for r in records if r.alarm.alarm_id not in ids]
+
+    def _snapshot(self) -> dict:
+        return {"charts": {cid: (ch.e.copy(), ch.hi.copy(), ch.lo.copy()) for cid, ch in self.charts.items()},
+                "runs": {cid: (b.run_id, b.n, len(b.X)) for cid, b in self._runs.items()}}
+
+    def _score_all(self, messages, validated, stored) -> tuple[list[_Decided], list[dict]]:
+        decided: list[_Decided] = []
+        baselines: list[dict] = []
+        seen: set[tuple[str, str]] = set()
+        for raw, m in zip(messages, validated):
+            d = _Decided(raw, m)
+            decided.append(d)
+            key = (m.source, m.msg_key)
+            if not len(m.readings) or key in stored or key in self._inflight or key in seen:
+                continue  # nothing to score, or a duplicate (the write quarantines it)
+            seen.add(key)
+            try:
+                result = self._score(m.readings)
+            except Exception:  # a message that breaks scoring must not block the stream: store it, log it
+                log.exception("scoring %s from %s failed; stored unscored", m.msg_key, m.readings.chamber_id)
+                self.stats.scoring_errors += 1
+                result = None
+            if result is not None:
+                self._apply(result)
+            ch = self.charts.get(m.readings.chamber_id)
+            if ch is not None and ch.new_baseline:
+                baselines += repo.baseline_rows(ch.chamber_id, ch.sensors, ch.baseline.mean, ch.baseline.spread,
+                                                ch.baseline.n)
+                ch.new_baseline = False
+            d.finished_runs = self._follow_run(m)
+        return decided, baselines
+
+    def _rollback(self, snapshot: dict) -> None:
+        self.validator.rollback()
+        charts, runs_before = snapshot["charts"], snapshot["runs"]
+        for cid, (e, hi, lo) in charts.items():
+            ch = self.charts[cid]
+            ch.e, ch.hi, ch.lo = e, hi, lo
+        for cid in [c for c, ch in self.charts.items() if c not in charts or ch.baseline is None]:
+            del self.charts[cid]  # warm-up buffers saw the failed batch: learn those chambers again
+        for cid in list(self._runs):
+            before = runs_before.get(cid)
+            buf = self._runs[cid]
+            if before is None or before[0] != buf.run_id:
+                del self._runs[cid]  # a run the failed batch started: it will come again
+            else:
+                del buf.X[before[2]:], buf.ts_us[before[2]:], buf.steps[before[2]:]
+                buf.n = before[1]
+        self.alarms = AlarmManager(self.config.alarm_policy, area_of=self.area_of)
+        self.alarms.restore(repo.load_alarms(self.engine))
+        self._repeats.clear()
+
+    def _follow_run(self, m: ValidatedMessage) -> list[tuple[str, str, RunTrace | None]]:
+        """Add a message's samples to its chamber's current run; returns the runs it completed."""
+        b = m.readings
+        if not b.run_id or b.dense is None:
+            return []
+        finished = []
+        buf = self._runs.get(b.chamber_id)
+        if buf is not None and buf.run_id != b.run_id:  # the chamber's next run started
+            finished.append((b.chamber_id, buf.run_id, buf.trace(b.chamber_id)))
+            buf = None
+        if buf is None:
+            buf = self._runs[b.chamber_id] = _RunBuffer(b.run_id, self._charts_for(b.chamber_id).sensors)
+        if not buf.overflow:
+            X, times = self.charts[b.chamber_id].matrix(b)
+            buf.X.append(X)
+            buf.ts_us.append(times)
+            buf.steps.append(b.dense.steps)
+            buf.n += len(times)
+            if buf.n > self.config.max_run_samples:
+                buf.overflow, buf.X, buf.ts_us, buf.steps = True, [], [], []
+        if m.run_end:
+            finished.append((b.chamber_id, buf.run_id, buf.trace(b.chamber_id)))
+            del self._runs[b.chamber_id]
+        return finished
+
+    def _sync_operator_actions(self, conn) -> None:
+        """Take over acknowledgements / shelving / clears made by another process (API, CLI); alarms
+        with own changes not yet committed are left alone (the store is behind on them)."""
+        open_ids = {r.alarm.alarm_id: r for r in self.alarms.open.values()
+                    if r.alarm.alarm_id not in self._dirty and r.alarm.alarm_id not in self._repeats}
         for alarm_id, (state, acked_by, until) in repo.open_states(conn, list(open_ids)).items():
             rec = open_ids[alarm_id]
             if state == rec.state.value and acked_by == rec.acked_by:
@@ -248,25 +542,154 @@ class Monitor:
         elif r.end_ratio < self.config.clear_ratio:
             self.alarms.normal(r.chamber_id, STREAM_SOURCE, STREAM_CODE, datetime.fromtimestamp(self.clock(), UTC))
 
-    def _score_runs(self, finished: list[tuple[str, str]]) -> None:
-        for chamber_id, run_id in finished:
+    # ------------------------------------------------------------------ alarm transitions
+    def _commit_alarms(self, change: _AlarmChange) -> None:
+        """One transaction: the changed alarms as they are now, their events, new chart baselines."""
+        with self.sink.transaction() as conn:
+            repo.write_alarm_changes(conn, change.records, change.events)
+            repo.write_baselines(conn, change.baselines)
+
+    def _hand_over(self, change: _AlarmChange) -> None:
+        """Commit now (no writer running) or queue for the writer thread (first in its line)."""
+        if self._writer is None:
+            self._commit_alarms(change)
+            self._alarms_committed(change, self.clock())
+            return
+        for rec in change.records:
+            self._dirty[rec.alarm.alarm_id] = self._dirty.get(rec.alarm.alarm_id, 0) + 1
+        self._writer.submit_alarms(change)
+
+    def _alarms_committed(self, change: _AlarmChange, committed_at: float) -> None:
+        if self._writer is not None:
+            for rec in change.records:
+                n = self._dirty.get(rec.alarm.alarm_id, 0) - 1
+                if n > 0:
+                    self._dirty[rec.alarm.alarm_id] = n
+                else:
+                    self._dirty.pop(rec.alarm.alarm_id, None)
+        self.stats.decision_latency_ms.extend((committed_at - d.msg.sent) * 1e3 for d in change.decided
+                                              if d.msg.sent is not None)
+        if change.raised:
+            self._announce(change.raised, committed_at, change.sent_by_chamber)
+
+    def _announce(self, raised: list[AlarmRecord], now: float, sent_by_chamber: dict[str, float]) -> None:
+        self.stats.alarms_raised += len(raised)
+        for rec in raised:
+            s = sent_by_chamber.get(rec.alarm.chamber_id)
+            if s is not None:
+                self.stats.alarm_latency_ms.append((now - s) * 1e3)
+            if self._diagnose is not None:
+                self._diagnose.submit(self._run_diagnosis, rec.alarm)
+
+    # ------------------------------------------------------------------ stage 2: write
+    def write(self, decided: Sequence[_Decided], stop_early: Callable[[], bool] | None = None) -> int:
+        """Store decided messages in one transaction (readings, quarantine, ledger, alarm repeat
+        counts); returns how many of them it covered (all, unless ``stop_early`` said stop).
+
+        On failure nothing is stored and the decisions stand: call again to retry.
+        """
+        msgs = [d.msg for d in decided]
+        repeats = list(self._repeats.items())  # one C call: safe against the loop thread adding meanwhile
+        records = [rec for _, (rec, _) in repeats]  # written as they are at commit time (see _AlarmChange)
+        try:
+            report, fresh = self.sink.write(
+                msgs, also=(lambda conn, _fresh: repo.write_alarm_changes(conn, records, [])) if records else None,
+                stop_early=stop_early)
+        except Exception:
+            self.stats.write_failures += 1
+            raise
+        done = report.messages
+        now = self.clock()
+        if self._writer is None:
+            self._record_write(decided[:done], report, fresh, now, repeats)
+        else:
+            self._writer.loop.call_soon_threadsafe(self._record_write, decided[:done], report, fresh, now, repeats)
+        return done
+
+    def _record_write(self, decided: Sequence[_Decided], report: IngestReport, fresh: list[ValidatedMessage],
+                      now: float, repeats: list = ()) -> None:
+        for alarm_id, (_, seq) in repeats:
+            if self._repeats.get(alarm_id, (None, -1))[1] == seq:  # no newer repeat since: written
+                del self._repeats[alarm_id]
+        for d in decided:
+            self._inflight.discard((d.msg.source, d.msg.msg_key))
+        self.stats.last_write = now
+        self.stats.store_latency_ms.extend((now - m.sent) * 1e3 for m in fresh if m.sent is not None)
+        self.stats.batches += 1
+        self.stats.report.add(report)
+
+    def _units_written(self, units: list[_Decided]) -> None:
+        """On the loop, after the writer committed ``units``: acknowledge them, score finished runs."""
+        raws = [d.raw for d in units if d.raw is not None]
+        if raws and self._ack is not None:
+            task = asyncio.ensure_future(self._ack(raws))
+            self._ack_tasks.add(task)
+            task.add_done_callback(self._ack_tasks.discard)
+        finished = [r for d in units for r in d.finished_runs]
+        if finished and self.run_scorers:
+            task = asyncio.ensure_future(self._score_runs_async(finished))
+            self._run_tasks.add(task)
+            task.add_done_callback(self._run_tasks.discard)
+
+    def process(self, messages: Sequence[RawMessage], source: str = "mqtt") -> IngestReport:
+        """Decide, commit alarms, write and score finished runs for one batch, synchronously.
+        Does not acknowledge. Not for use while :meth:`run` is active."""
+        snapshot = self._snapshot()
+        decided, change = self.decide(messages, source)
+        if change is not None:
+            try:
+                self._hand_over(change)
+            except Exception:
+                self._rollback(snapshot)
+                raise
+        before = IngestReport(source=source)
+        before.add(self.stats.report)
+        done = 0
+        while done < len(decided):
+            done += self.write(decided[done:])
+        finished = [r for d in decided for r in d.finished_runs]
+        if finished and self.run_scorers:
+            self._apply_run_violations(self._evaluate_runs(finished))
+        report = IngestReport(source=source)
+        for k in ("messages", "received", "stored", "quarantined", "duplicates"):
+            setattr(report, k, getattr(self.stats.report, k) - getattr(before, k))
+        report.reasons = {k: v - before.reasons.get(k, 0) for k, v in self.stats.report.reasons.items()
+                          if v != before.reasons.get(k, 0)}
+        return report
+
+    # ------------------------------------------------------------------ run-level models
+    def _evaluate_runs(self, finished: list[tuple[str, str, RunTrace | None]]) -> list[Violation]:
+        """Call every run scorer on every finished run (thread-safe: touches no monitor state but stats)."""
+        out = []
+        for chamber_id, run_id, trace in finished:
+            if trace is None:
+                self.stats.runs_unscored += 1
             for scorer in self.run_scorers:
                 try:
-                    v = scorer(chamber_id, run_id)
+                    v = scorer(chamber_id, run_id, trace)
                 except Exception:  # one model failing must not stop the stream
                     log.exception("run scorer %r failed on %s %s", scorer, chamber_id, run_id)
                     self.stats.scoring_errors += 1
                     continue
                 if v is not None:
-                    self.alarms.violation(v)
+                    out.append(v)
+            self.stats.runs_scored += 1
+        return out
+
+    def _apply_run_violations(self, violations: list[Violation]) -> None:
+        for v in violations:
+            self.alarms.violation(v)
         records, events, raised = self.alarms.drain()
         if records or events:
-            with self.engine.begin() as conn:
-                repo.write_alarm_changes(conn, records, events)
-        for rec in raised:
-            self.stats.alarms_raised += 1
-            if self._diagnose is not None:
-                self._diagnose.submit(self._run_diagnosis, rec.alarm)
+            self._hand_over(_AlarmChange(self._take_repeats(records), events, [], raised, {}))
+
+    async def _score_runs_async(self, finished: list[tuple[str, str, RunTrace | None]]) -> None:
+        loop = asyncio.get_running_loop()
+        violations = await loop.run_in_executor(self._run_pool, self._evaluate_runs, finished)
+        try:
+            self._apply_run_violations(violations)
+        except Exception:  # the alarm write failed: log it, the stream goes on
+            log.exception("writing run-level alarms of %d runs failed", len(finished))
 
     def _run_diagnosis(self, alarm: Alarm) -> None:
         try:
@@ -286,20 +709,13 @@ class Monitor:
                                                   message=text, severity=severity))
         else:
             rec = self.alarms.normal(chamber_id, "equipment", code, ts)
-        records, events, raised = self.alarms.drain()
-        with self.engine.begin() as conn:
-            repo.write_alarm_changes(conn, records, events)
-        for r in raised:
-            self.stats.alarms_raised += 1
-            if self._diagnose is not None:
-                self._diagnose.submit(self._run_diagnosis, r.alarm)
+        self._persist()
         return rec
 
     # ------------------------------------------------------------------ operator actions (persisted at once)
     def _persist(self) -> None:
-        records, events, _ = self.alarms.drain()
-        with self.engine.begin() as conn:
-            repo.write_alarm_changes(conn, records, events)
+        records, events, raised = self.alarms.drain()
+        self._hand_over(_AlarmChange(self._take_repeats(records), events, [], raised, {}))
 
     def acknowledge(self, alarm_id: str, engineer: str, note: str = "") -> Alarm:
         rec = self.alarms.acknowledge(alarm_id, engineer, note)
@@ -319,21 +735,81 @@ class Monitor:
     # ------------------------------------------------------------------ the loop
     async def run(self, source: Any, *, stop: asyncio.Event | None = None, source_name: str = "mqtt",
                   idle_timeout: float | None = None) -> MonitorStats:
-        """Consume ``source.batches()`` until ``stop`` is set (or ``idle_timeout`` s pass with no message)."""
-        async for batch in source.batches(stop=stop, idle_timeout=idle_timeout):
-            for attempt in range(self.config.max_retries + 1):
-                try:
-                    self.process(batch, source_name)
-                    break
-                except Exception:
-                    log.exception("storing a batch of %d messages failed (attempt %d)", len(batch), attempt + 1)
-                    if attempt == self.config.max_retries:
-                        raise  # not acknowledged: the broker re-delivers to the restarted monitor
-                    await asyncio.sleep(self.config.retry_s)
-            await source.ack(batch)
+        """Consume ``source.batches()`` until ``stop`` is set (or ``idle_timeout`` s pass with no message).
+
+        Decisions run on the loop as batches arrive; the writer thread stores what is decided and
+        the loop acknowledges it. On a normal return everything decided is stored and acknowledged
+        and every finished run scored; if the writer gives up, its error is raised and nothing
+        unwritten is acknowledged (the broker re-delivers it to the restarted monitor).
+        """
+        loop = asyncio.get_running_loop()
+        writer = self._writer = _Writer(self, loop)
+        self._ack = source.ack
+        halt = asyncio.Event()  # the caller's stop, or the writer gave up
+
+        async def relay() -> None:
+            waits = [asyncio.ensure_future(writer.failed.wait())]
+            if stop is not None:
+                waits.append(asyncio.ensure_future(stop.wait()))
+            try:
+                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for w in waits:
+                    w.cancel()
+            halt.set()
+
+        relay_task = asyncio.create_task(relay())
+        try:
+            async for batch in source.batches(stop=halt, idle_timeout=idle_timeout):
+                writer.check()
+                decided, change = await self._decide_retrying(batch, source_name)
+                if change is not None:
+                    self._hand_over(change)
+                writer.submit(decided)
+                if not writer.room.is_set():
+                    await writer.room.wait()  # backpressure: the writer is far behind
+            await writer.idle.wait()
+            writer.check()
+            while self._ack_tasks or self._run_tasks:
+                await asyncio.gather(*self._ack_tasks, *self._run_tasks)
+            await writer.idle.wait()  # run-level alarms handed over meanwhile
+            writer.check()
+        except BaseException:
+            self._abandon_on_stop = True
+            raise
+        finally:
+            relay_task.cancel()
+            await asyncio.get_running_loop().run_in_executor(None, writer.stop)
+            self._writer, self._abandon_on_stop = None, False
+            self._inflight.clear()
+            self._dirty.clear()
+            await asyncio.gather(*self._ack_tasks, *self._run_tasks, return_exceptions=True)
+            self._ack = None
         return self.stats
+
+    async def _decide_retrying(self, batch: list[RawMessage], source_name: str):
+        for attempt in range(self.config.max_retries + 1):
+            try:
+                return self.decide(batch, source_name)
+            except Exception:
+                log.exception("scoring a batch of %d messages failed (attempt %d)", len(batch), attempt + 1)
+                if attempt == self.config.max_retries:
+                    raise  # not acknowledged: the broker re-delivers to the restarted monitor
+                await asyncio.sleep(self.config.retry_s)
+        raise AssertionError("unreachable")
 
     def close(self) -> None:
         self.sink.close()
-        if self._diagnose is not None:
-            self._diagnose.shutdown(wait=True)
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+        for pool in (self._diagnose, self._run_pool):
+            if pool is not None:
+                pool.shutdown(wait=True)
+
+
+def _by_source(keys: set[tuple[str, str]]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for s, k in keys:
+        out.setdefault(s, []).append(k)
+    return out

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import DateTime, func, select
 
 from fabmind.monitor.alarms import AlarmManager, AlarmRecord
 from fabmind.monitor.repository import Verdict, alarm_history, load_alarms, record_verdict, write_alarm_changes
@@ -121,10 +121,20 @@ def alarm_page(store, state: list[str] | None = None, chamber_id: str | None = N
         cond.append(alarms.c.state.in_([str(x) for x in state]))
     with store.engine.connect() as con:
         total = con.execute(select(func.count()).select_from(alarms).where(*cond)).scalar_one()
-        rows = con.execute(select(alarms).where(*cond).order_by(alarms.c.ts.desc(), alarms.c.alarm_id.desc())
-                           .limit(limit).offset(offset)).mappings().all()
-    # str(k): plain keys, not SQLAlchemy's quoted_name (a str subclass that pydantic serialises ~50x slower)
-    items = [{str(k): (v.isoformat() if isinstance(v, datetime) else v) for k, v in r.items()} for r in rows]
+        result = con.execute(select(alarms).where(*cond).order_by(alarms.c.ts.desc(), alarms.c.alarm_id.desc())
+                             .limit(limit).offset(offset))
+        # str(k): plain keys, not SQLAlchemy's quoted_name (a str subclass that pydantic serialises ~50x slower)
+        keys = [str(k) for k in result.keys()]
+        rows = result.all()
+    stamps = [k for k, c in zip(keys, alarms.columns)  # timestamp columns -> ISO strings
+              if isinstance(c.type, DateTime) or isinstance(getattr(c.type, "impl", None), DateTime)]
+    items = []
+    for row in rows:
+        item = dict(zip(keys, row))
+        for k in stamps:
+            if item[k] is not None:
+                item[k] = item[k].isoformat()
+        items.append(item)
     return {"items": items, "total": int(total), "limit": limit, "offset": offset}
 
 

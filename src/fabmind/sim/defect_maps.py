@@ -280,6 +280,13 @@ def simulate_maps(n: int, seed: int = 0, patterns: tuple[str, ...] = PATTERNS,
 
 # --------------------------------------------------------------------------- the demo fab's maps
 
+#: AOI detections per glass a fault of strength 1 sheds in its pattern (killer and sub-killer defects together;
+#: the yield model of :mod:`fabmind.sim.quality` counts only the killers, ``FaultType.defect_rate``).
+DEFECTS_PER_STRENGTH = 60.0
+#: A fault's pattern is visible (part of the true label) from this many of its defects on one map.
+MIN_VISIBLE = 15
+
+
 @dataclass
 class MapTruth:
     """What :func:`apply_patterns` did: the new result and, per inspected substrate, its true pattern."""
@@ -290,60 +297,92 @@ class MapTruth:
     faults: dict[str, tuple[str, ...]] = field(default_factory=dict)  # substrate_id -> fault ids that shed defects
 
 
-def apply_patterns(result, seed: int = 0, defects_per_strength: float = 120.0, min_visible: int = 15,
-                   geometry: Geometry | None = None) -> MapTruth:
+def _touched(result) -> dict[str, dict[str, float]]:
+    """substrate_id -> {fault_id: strongest strength over the substrate's runs}."""
+    run_sub = {r.run_id: r.substrate_id for r in result.batch.runs}
+    touched: dict[str, dict[str, float]] = {}
+    for run_id, strengths in result.run_faults.items():
+        per = touched.setdefault(run_sub[run_id], {})
+        for fid, s in strengths.items():
+            per[fid] = max(per.get(fid, 0.0), s)
+    return touched
+
+
+def apply_patterns(result, seed: int = 0, defects_per_strength: float = DEFECTS_PER_STRENGTH,
+                   min_visible: int = MIN_VISIBLE, geometry: Geometry | None = None) -> MapTruth:
     """Re-place the AOI defects of every inspected substrate so its map shows the patterns of its faults.
 
     For each substrate with a final AOI inspection: the faults of the library that touched any of its
     runs (``result.run_faults``) shed ``Poisson(defects_per_strength * strength)`` defects in the
-    fault's ``defect_pattern``; every map gets background particles. The true label is the pattern
-    (``mixed`` when two patterns are visible, ``none`` when no pattern has ``min_visible`` defects).
-    Deterministic from ``seed``; the input result is not changed.
+    fault's ``defect_pattern``; every map gets background particles (and now and then a short handling
+    scratch). The true label is the pattern (``mixed`` when two patterns are visible, ``none`` when no
+    pattern has ``min_visible`` defects). Deterministic from ``seed`` (its own random stream: the rest
+    of the simulation is unchanged); the input result is not changed. Yields are left as the simulator
+    computed them from its killer defects: the map holds every AOI detection, killers and sub-killers.
+    The returned result carries the truth too (``map_patterns``, ``map_components``, ``map_faults``).
+
+    Why not the simulator's own few defects per glass (``FaultType.defect_rate``, ~5-15 at full
+    strength)? A map of ~9 defects carries no recognisable pattern: on the demo fab the classifier
+    found the pattern of 6.5 % of such glasses, and maps drawn from the training shapes at the same
+    counts fared no better (1-23 % per pattern), against 70-98 % at ten times the count
+    (``bench/defect_maps.py``, ``native_sim_maps``).
     """
-    from fabmind.domain import Defect
     from fabmind.sim.engine import rng_for
     from fabmind.sim.faults import FAULT_LIBRARY
+    from fabmind.sim.quality import SIZE_UM
+    from fabmind.sim.records import new_defect
 
     batch = result.batch
     if geometry is None:
         sub = result.layout.substrate
         geometry = Geometry(sub.kind, sub.width_mm, sub.height_mm)
     fault_type = {f.fault_id: f.fault_type for f in result.faults}
-    touched: dict[str, dict[str, float]] = {}
-    run_sub = {r.run_id: r.substrate_id for r in batch.runs}
-    for run_id, strengths in result.run_faults.items():
-        per = touched.setdefault(run_sub[run_id], {})
-        for fid, s in strengths.items():
-            per[fid] = max(per.get(fid, 0.0), s)
-    aoi = [i for i in batch.inspections if i.inspection_id.endswith("-AOI")]
+    touched = _touched(result)
+    aoi = sorted((i for i in batch.inspections if i.inspection_id.endswith("-AOI")), key=lambda i: i.inspection_id)
     rng = rng_for(seed, "defect_maps")
-    defects, patterns, parts, faults_of, counts = [], {}, {}, {}, {}
-    for ins in sorted(aoi, key=lambda i: i.inspection_id):
-        xs, ys, cls, visible, shed = [], [], [], [], []
+    classes: list[str] = []
+    class_of: dict[str, int] = {}
+    xs, ys, cls_idx, owner = [], [], [], []
+    patterns, parts, faults_of = {}, {}, {}
+    for k, ins in enumerate(aoi):
+        visible, shed = [], []
         for fid, s in sorted(touched.get(ins.substrate_id, {}).items()):
             ft = FAULT_LIBRARY.get(fault_type.get(fid, ""))
             if ft is None:
                 continue
             x, y = place_pattern(ft.defect_pattern, int(rng.poisson(defects_per_strength * s)), rng, geometry)
             if x.size:
-                xs.append(x), ys.append(y), shed.append(fid)
-                cls += [ft.defect_class] * x.size
+                c = class_of.setdefault(ft.defect_class, len(class_of))
+                xs.append(x), ys.append(y), cls_idx.append(np.full(x.size, c)), owner.append(np.full(x.size, k))
+                shed.append(fid)
                 if x.size >= min_visible:
                     visible.append(ft.defect_pattern)
         bx, by = background_defects(rng, geometry, None)
-        xs.append(bx), ys.append(by)
-        cls += ["particle"] * bx.size
+        c = class_of.setdefault("particle", len(class_of))
+        xs.append(bx), ys.append(by), cls_idx.append(np.full(bx.size, c)), owner.append(np.full(bx.size, k))
         kinds = sorted(set(visible))
         patterns[ins.substrate_id] = "none" if not kinds else kinds[0] if len(kinds) == 1 else "mixed"
         parts[ins.substrate_id] = tuple(kinds)
         faults_of[ins.substrate_id] = tuple(shed)
-        x, y = np.concatenate(xs), np.concatenate(ys)
-        counts[ins.inspection_id] = x.size
-        for k in range(x.size):
-            defects.append(Defect(defect_id=f"D-{ins.substrate_id}-{k + 1:04d}", inspection_id=ins.inspection_id,
-                                  substrate_id=ins.substrate_id, defect_class=cls[k], x_mm=round(float(x[k]), 2),
-                                  y_mm=round(float(y[k]), 2), size_um=float(np.round(rng.lognormal(np.log(5), 0.5), 2))))
-    inspections = [i.model_copy(update={"defect_count": counts[i.inspection_id]}) if i.inspection_id in counts else i
+    classes = list(class_of)
+    own = np.concatenate(owner) if owner else np.zeros(0, int)
+    x_all = np.round(np.concatenate(xs), 2).tolist() if xs else []
+    y_all = np.round(np.concatenate(ys), 2).tolist() if ys else []
+    ci = np.concatenate(cls_idx) if cls_idx else np.zeros(0, int)
+    base = np.array([SIZE_UM.get(c, 5.0) for c in classes])[ci] if classes else np.zeros(0)
+    size = np.maximum(np.round(base * rng.lognormal(0, 0.4, own.size), 2), 0.01).tolist()
+    counts = np.bincount(own, minlength=len(aoi))
+    first = np.concatenate([[0], np.cumsum(counts)[:-1]]) if len(aoi) else np.zeros(0, int)
+    defects = []
+    for j in range(own.size):  # owner blocks are contiguous: per-substrate numbers from the block start
+        k = int(own[j])
+        ins = aoi[k]
+        defects.append(new_defect(defect_id=f"D-{ins.substrate_id}-{j - first[k] + 1:04d}",
+                                  inspection_id=ins.inspection_id, substrate_id=ins.substrate_id,
+                                  defect_class=classes[ci[j]], x_mm=x_all[j], y_mm=y_all[j], size_um=size[j]))
+    n_of = {ins.inspection_id: int(counts[k]) for k, ins in enumerate(aoi)}
+    inspections = [i.model_copy(update={"defect_count": n_of[i.inspection_id]}) if i.inspection_id in n_of else i
                    for i in batch.inspections]
     new_batch = replace(batch, defects=defects, inspections=inspections)
-    return MapTruth(replace(result, batch=new_batch), patterns, parts, faults_of)
+    new_result = replace(result, batch=new_batch, map_patterns=patterns, map_components=parts, map_faults=faults_of)
+    return MapTruth(new_result, patterns, parts, faults_of)

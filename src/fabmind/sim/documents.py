@@ -5,6 +5,7 @@ alarm codes and repairs) but tickets vary their wording (seeded templates and sy
 CSV columns follow the team contract:
 
 * FMEA: ``equipment_type,subsystem,failure_mode,symptoms,alarm_codes,checks,actions,severity,occurrence,detection``
+  and ``defect_pattern`` (the spatial pattern the failure mode leaves on the glass's AOI map, e.g. ``edge_ring``)
 * tickets: ``ticket_id,opened,equipment_id,chamber_id,equipment_type,symptom_text,sensors,alarm_codes,root_cause,
   failure_mode,action,downtime_h``
 
@@ -31,7 +32,7 @@ from fabmind.sim.layout import Layout
 from fabmind.sim.maintenance import PM_HOURS, PM_INTERVAL_DAYS
 
 FMEA_COLUMNS = ("equipment_type", "subsystem", "failure_mode", "symptoms", "alarm_codes", "checks", "actions",
-                "severity", "occurrence", "detection")
+                "severity", "occurrence", "detection", "defect_pattern")
 TICKET_COLUMNS = ("ticket_id", "opened", "equipment_id", "chamber_id", "equipment_type", "symptom_text", "sensors",
                   "alarm_codes", "root_cause", "failure_mode", "action", "downtime_h")
 N_TICKETS = 240
@@ -180,7 +181,7 @@ def fmea(types: Iterable[TypeSpec]) -> Document:
             rows.append({"equipment_type": spec.type_id, "subsystem": f.subsystem, "failure_mode": f.failure_mode,
                          "symptoms": symptoms(f), "alarm_codes": "; ".join(f.alarm_codes), "checks": "; ".join(f.checks),
                          "actions": "; ".join(actions(f)), "severity": f.fmea[0], "occurrence": f.fmea[1],
-                         "detection": f.fmea[2]})
+                         "detection": f.fmea[2], "defect_pattern": f.defect_pattern})
     return Document(doc_id="FMEA-FAB1", title="FMEA of the fab's process equipment", kind=DocumentKind.FMEA,
                     format="csv", content=_csv(FMEA_COLUMNS, rows), source="fabmind.sim")
 

@@ -64,6 +64,10 @@ class SimResult:
     start: datetime = DEFAULT_START
     end: datetime = DEFAULT_START
     run_faults: dict[str, dict[str, float]] = field(default_factory=dict)  # run_id -> {fault_id: strength}
+    # defect-map ground truth (fabmind.sim.defect_maps.apply_patterns), per AOI-inspected substrate:
+    map_patterns: dict[str, str] = field(default_factory=dict)  # true pattern ('none', 'mixed' ...)
+    map_components: dict[str, tuple[str, ...]] = field(default_factory=dict)  # visible single patterns
+    map_faults: dict[str, tuple[str, ...]] = field(default_factory=dict)  # fault ids that shed defects on it
 
     def fault_runs(self, fault_id: str) -> list[str]:
         """Run ids the fault affected (strength > 0), in time order."""
@@ -92,8 +96,9 @@ class Simulator:
     """
 
     def __init__(self, seed: int = 0, scale: str | int = "demo", start: datetime | None = None, *,
-                 traces: bool = True, documents: bool = True):
+                 traces: bool = True, documents: bool = True, defect_maps: bool = True):
         self.seed = int(seed)
+        self.defect_maps = defect_maps
         self.layout = build_layout(scale)
         self.start = utc(start) if start is not None else DEFAULT_START
         self.traces = traces
@@ -222,19 +227,28 @@ class Simulator:
         lots = plan_lots(self.layout, rng_for(self.seed, "lots"), np.datetime64(self.start.date()), horizon)
         runs = dispatch(self.layout, lots, down, rng_for(self.seed, "dispatch"), horizon)
         state = self._run_state(runs, lots, pm, faults)
-        return build_batch(self, horizon, pm, faults, waste, down, lots, runs, state)
+        result = build_batch(self, horizon, pm, faults, waste, down, lots, runs, state)
+        if self.defect_maps:  # AOI maps whose spatial pattern follows the faults each glass went through
+            from fabmind.sim.defect_maps import apply_patterns
+
+            result = apply_patterns(result, seed=self.seed).result
+        return result
 
 
 def simulate(days: float = 30, seed: int = 0, scale: str | int = "demo", start: datetime | None = None,
-             faults: str | list | None = "default", *, traces: bool = True, documents: bool = True) -> SimResult:
+             faults: str | list | None = "default", *, traces: bool = True, documents: bool = True,
+             defect_maps: bool = True) -> SimResult:
     """Simulate the demo fab. Same arguments, same data (trace arrays included).
 
     ``faults``: ``"default"`` (a seeded plan covering the fault library and two energy-waste events),
     ``None`` (a healthy fab) or a list of :class:`FaultSpec` / dicts with the same fields / tuples
     ``(fault_type, chamber_id, start, severity)``. ``traces=False`` skips the sensor traces (for large
     fabs when only routes and yields are needed); ``documents=False`` skips the documents.
+    ``defect_maps`` (default): every AOI-inspected glass gets a defect map whose spatial pattern follows
+    the faults it went through (:func:`fabmind.sim.defect_maps.apply_patterns`; truth in
+    ``SimResult.map_patterns``); ``False`` keeps the simulator's few killer defects per glass instead.
     """
-    sim = Simulator(seed=seed, scale=scale, start=start, traces=traces, documents=documents)
+    sim = Simulator(seed=seed, scale=scale, start=start, traces=traces, documents=documents, defect_maps=defect_maps)
     if isinstance(faults, list):
         for f in faults:
             if isinstance(f, FaultSpec):

@@ -47,6 +47,7 @@ def _constructor(cls):
 
 
 _NEW = {cls: _constructor(cls) for cls in (Run, RunTrace, Inspection, Yield, Defect, EnergyReading)}
+new_defect = _NEW[Defect]  # for fabmind.sim.defect_maps.apply_patterns (defects valid by construction)
 
 
 def _times(t0, seconds: np.ndarray) -> list:

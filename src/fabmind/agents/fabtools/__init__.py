@@ -7,6 +7,7 @@ A plant adds its own tools by passing extra :class:`~fabmind.agents.tools.ToolSp
 from __future__ import annotations
 
 from fabmind.agents.fabtools.actions import change_recipe_setpoint, draft_work_order, shelve_alarm
+from fabmind.agents.fabtools.defect_maps import defect_map_patterns
 from fabmind.agents.fabtools.fdc import (
     explain_alarm,
     get_chamber_health,
@@ -31,6 +32,7 @@ BUILTIN_TOOLS: list[ToolSpec] = [
     list_alarms, explain_alarm, get_chamber_health, rank_chambers, get_sensor_trend,
     failure_modes_for, similar_incidents, search_documents, work_order_history, predict_failure_risk,
     yield_excursions, commonality_analysis, get_yield_summary, get_yield_trend, recommend_setpoints, energy_breakdown,
+    defect_map_patterns,
     draft_work_order, shelve_alarm, change_recipe_setpoint,
 ]
 

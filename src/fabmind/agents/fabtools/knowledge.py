@@ -28,9 +28,10 @@ def knowledge_base(deps: ToolDeps) -> Any:
 
 
 def rank_failure_modes(deps: ToolDeps, equipment_type: str, deviations: dict[str, float],
-                       alarm_codes: list[str] | None = None, k: int = 5) -> list[FailureModeCandidate]:
+                       alarm_codes: list[str] | None = None, k: int = 5,
+                       defect_pattern: dict[str, float] | None = None) -> list[FailureModeCandidate]:
     graph = knowledge_base(deps).failure_modes()
-    hits = graph.rank(equipment_type, deviations, alarm_codes=alarm_codes or ())
+    hits = graph.rank(equipment_type, deviations, alarm_codes=alarm_codes or (), defect_pattern=defect_pattern)
     out = []
     for i, h in enumerate(hits[:k], start=1):
         fm = h.failure_mode
@@ -39,26 +40,35 @@ def rank_failure_modes(deps: ToolDeps, equipment_type: str, deviations: dict[str
             confidence=round(float(h.score), 3), matched_sensors=tuple(h.matched),
             contradicted_sensors=tuple(h.contradicted), checks=tuple(fm.checks), actions=tuple(fm.actions),
             alarm_codes=tuple(fm.alarm_codes), citation=str(fm.citation) if fm.citation else "",
+            matched_pattern=h.matched_pattern,
         ))
     return out
 
 
 @tool
-def failure_modes_for(deps: ToolDeps, equipment_type: str, deviations: dict[str, float],
-                      alarm_codes: list[str] | None = None) -> list[FailureModeCandidate]:
-    """Failure modes (FMEA graph) consistent with observed sensor deviations on an equipment type, ranked with confidence.
+def failure_modes_for(deps: ToolDeps, equipment_type: str, deviations: dict[str, float] | None = None,
+                      alarm_codes: list[str] | None = None, defect_pattern: str | None = None,
+                      pattern_probability: float = 1.0) -> list[FailureModeCandidate]:
+    """Failure modes (FMEA graph) consistent with observed sensor deviations and/or the defect-map pattern of the chamber's glass on an equipment type, ranked with confidence.
 
     Parameters:
         equipment_type: equipment type id, e.g. DRYETCH-X (get_chamber_health returns it as type_id)
         deviations: sensor name -> signed deviation: +1 up / -1 down, or the deviation in sigmas, e.g. {"RF_REFL_W": 1}
         alarm_codes: equipment alarm codes seen, e.g. ["E-RF-101"]
+        defect_pattern: defect-map pattern of the glass the chamber processed (defect_map_patterns), e.g. edge_ring
+        pattern_probability: the classifier's probability of that pattern (0..1)
     """
-    bad = {s: d for s, d in deviations.items() if d == 0 or math.isnan(d)}
-    if bad or not deviations:
-        from fabmind.agents.tools import ToolCallError
+    from fabmind.agents.tools import ToolCallError
 
-        raise ToolCallError(f"give at least one sensor with a non-zero signed deviation, got {deviations}")
-    return rank_failure_modes(deps, equipment_type, deviations, alarm_codes)
+    deviations = deviations or {}
+    bad = {s: d for s, d in deviations.items() if d == 0 or math.isnan(d)}
+    if bad or not (deviations or defect_pattern):
+        raise ToolCallError("give at least one sensor with a non-zero signed deviation or a defect_pattern, "
+                            f"got deviations={deviations}, defect_pattern={defect_pattern!r}")
+    if not (0.0 <= pattern_probability <= 1.0):
+        raise ToolCallError(f"pattern_probability={pattern_probability}: must be between 0 and 1")
+    pattern = {defect_pattern: pattern_probability} if defect_pattern else None
+    return rank_failure_modes(deps, equipment_type, deviations, alarm_codes, defect_pattern=pattern)
 
 
 @tool

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from fabmind.api.auth import User
+from fabmind.api.cache import cached_json
 from fabmind.api.deps import DirectoryDep, Engineer, StoreDep, Viewer
 from fabmind.api.paging import Limit, Offset
 from fabmind.services import alarms as svc
@@ -17,11 +18,14 @@ from fabmind.services import alarms as svc
 router = APIRouter(prefix="/api/alarms", tags=["alarms"])
 
 
-@router.get("")
-def list_alarms(user: Viewer, store: StoreDep, state: list[str] | None = Query(None), chamber_id: str | None = None,
-                limit: Limit = 100, offset: Offset = 0) -> dict:
-    """Alarms, newest first; ``state`` may repeat (raised, acknowledged, shelved, cleared)."""
-    return svc.alarm_page(store, state=state, chamber_id=chamber_id, limit=limit, offset=offset)
+@router.get("", response_model=dict)
+async def list_alarms(request: Request, user: Viewer, store: StoreDep, state: list[str] | None = Query(None),
+                      chamber_id: str | None = None, limit: Limit = 100, offset: Offset = 0) -> Response:
+    """Alarms, newest first; ``state`` may repeat (raised, acknowledged, shelved, cleared). With an ``ETag``;
+    the page is reused until the next write to the store (a new alarm or an acknowledgement shows at once)."""
+    key = ("alarms", tuple(state) if state is not None else None, chamber_id, limit, offset)
+    return await cached_json(request, key, lambda: svc.alarm_page(store, state=state, chamber_id=chamber_id,
+                                                                   limit=limit, offset=offset))
 
 
 @router.get("/stream")

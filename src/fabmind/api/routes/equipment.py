@@ -4,19 +4,21 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request, Response
 
+from fabmind.api.cache import cached_json
 from fabmind.api.deps import StoreDep, Viewer
 from fabmind.api.paging import Limit, Offset, page_of
-from fabmind.services.fab import chamber_health, fab_overview
+from fabmind.services.fab import chamber_health, fab_overview, run_page
 
 router = APIRouter(prefix="/api", tags=["equipment"])
 
 
-@router.get("/overview")
-def overview(user: Viewer, store: StoreDep) -> dict:
-    """Areas → tools → chambers with health and open-alarm counts."""
-    return fab_overview(store)
+@router.get("/overview", response_model=dict)
+async def overview(request: Request, user: Viewer, store: StoreDep) -> Response:
+    """Areas → tools → chambers with health and open-alarm counts (with an ``ETag``; the answer is reused
+    until the next write to the store)."""
+    return await cached_json(request, ("overview",), lambda: fab_overview(store))
 
 
 @router.get("/chambers")
@@ -33,7 +35,8 @@ def chamber(tool: str, letter: str, user: Viewer, store: StoreDep) -> dict:
 @router.get("/runs")
 def runs(user: Viewer, store: StoreDep, chamber_id: str | None = None, lot_id: str | None = None,
          start: datetime | None = None, end: datetime | None = None, limit: Limit = 100, offset: Offset = 0) -> dict:
-    return page_of(store.runs(chamber_id=chamber_id, start=start, end=end, lot_id=lot_id), limit, offset)
+    """Runs ordered by start, paged in SQL."""
+    return run_page(store, chamber_id=chamber_id, lot_id=lot_id, start=start, end=end, limit=limit, offset=offset)
 
 
 @router.get("/runs/{run_id}/trace")

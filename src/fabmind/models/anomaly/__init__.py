@@ -11,6 +11,7 @@ from fabmind.models.anomaly.ensemble import AnomalyEnsemble
 from fabmind.models.anomaly.iforest import IForestDetector
 from fabmind.models.anomaly.mspc import MSPC, MSPCStatistics, MSPCStream
 from fabmind.models.anomaly.streaming import CUSUMMonitor, CUSUMStream, EWMAMonitor, EWMAStream
+from fabmind.models.anomaly.windows import window_indicators
 
 __all__ = [
     "MSPC",
@@ -31,4 +32,5 @@ __all__ = [
     "sensor_of",
     "to_alarm",
     "units_of",
+    "window_indicators",
 ]

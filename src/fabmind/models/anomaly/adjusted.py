@@ -41,7 +41,7 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -49,7 +49,7 @@ import numpy as np
 import pandas as pd
 
 from fabmind.models.anomaly.base import AnomalyDetector, robust_spread
-from fabmind.models.anomaly.mspc import MSPC, MSPCStatistics
+from fabmind.models.anomaly.mspc import MSPC, MSPCStatistics, feature_weight_array
 from fabmind.models.base import Explanation, FeatureContribution, ModelError
 
 CONTEXT_PREFIXES = ("SP.", "PM.")
@@ -168,8 +168,9 @@ def fit_response(X: pd.DataFrame, groups: Sequence[Any] | None = None,
 class AdjustedMSPC(AnomalyDetector):
     """PCA T²/SPE monitor of indicators after removing what the context (setpoints, PM age) explains.
 
-    Parameters are those of :class:`MSPC` (applied to the residuals) plus ``context_prefixes``:
-    the column-name prefixes of context columns (never alarmed on, never named as contributors).
+    Parameters are those of :class:`MSPC` (applied to the residuals; ``feature_weights`` names
+    indicators) plus ``context_prefixes``: the column-name prefixes of context columns (never alarmed
+    on, never named as contributors).
     ``fit(X, response=...)`` takes a :class:`Response` learned elsewhere (e.g. across all chambers
     running the recipe); without it the response is fitted on ``X``.
     """
@@ -178,12 +179,16 @@ class AdjustedMSPC(AnomalyDetector):
     min_samples: ClassVar[int] = 10
 
     def __init__(self, n_components: float | str = "auto", confidence: float = 0.99, limits: str = "cv",
-                 t2_confidence: float | None = None, context_prefixes: tuple[str, ...] = CONTEXT_PREFIXES):
+                 t2_confidence: float | None = None, context_prefixes: tuple[str, ...] = CONTEXT_PREFIXES,
+                 feature_weights: Mapping[str, float] | None = None):
         self.n_components = n_components
         self.confidence = confidence
         self.limits = limits
         self.t2_confidence = t2_confidence
         self.context_prefixes = context_prefixes
+        self.feature_weights = feature_weights
+
+    feature_weights: Mapping[str, float] | None = None  # for models saved before the parameter existed
 
     # ---- fitting ---------------------------------------------------------------------------
     def _fit(self, X: pd.DataFrame, y: Any, response: Response | None = None, **_: Any) -> None:
@@ -209,16 +214,18 @@ class AdjustedMSPC(AnomalyDetector):
         # non-Gaussian column whose tiny spread turns any rounding into "20 sigma"; left out
         self.ignored_ = np.array([pd.Series(Y[:, j]).value_counts(normalize=True).iloc[0] > 0.2
                                   for j in range(Y.shape[1])])
+        weights = feature_weight_array(self.feature_weights, self.indicator_features_, "AdjustedMSPC")
         shrink = self._shrink(X)
         R = R * shrink
-        k = self._components(R)
+        k = self._components(R * np.where(weights > 0, weights, 0.0))
         frame = pd.DataFrame(R, columns=self.indicator_features_)
         if self.limits == "cv":
-            self.mspc_ = MSPC(n_components=k, confidence=self.confidence, limits="empirical").fit(frame)
+            self.mspc_ = MSPC(n_components=k, confidence=self.confidence, limits="empirical",
+                              feature_weights=self.feature_weights).fit(frame)
             self.mspc_.t2_limit_, self.mspc_.spe_limit_ = self._cv_limits(Y - part, self.mspc_.n_components_, shrink)
         else:
             self.mspc_ = MSPC(n_components=k, confidence=self.confidence, limits=self.limits,
-                              t2_confidence=self.t2_confidence).fit(frame)
+                              t2_confidence=self.t2_confidence, feature_weights=self.feature_weights).fit(frame)
         self.threshold_ = 1.0
 
     def _cv_limits(self, A: np.ndarray, k: int, shrink: np.ndarray, folds: int = 5) -> tuple[float, float]:
@@ -237,7 +244,8 @@ class AdjustedMSPC(AnomalyDetector):
                 continue
             icpt = train.mean(axis=0)
             fit_rows = (train - icpt) * np.concatenate([shrink[:lo], shrink[hi:]])
-            m = MSPC(n_components=k, confidence=self.confidence, limits="empirical").fit(fit_rows)
+            m = MSPC(n_components=k, confidence=self.confidence, limits="empirical",
+                     feature_weights=self.feature_weights).fit(pd.DataFrame(fit_rows, columns=self.indicator_features_))
             st = m._statistics((A[lo:hi] - icpt) * shrink[lo:hi])
             t2s.append(st[0])
             spes.append(st[1])

@@ -24,6 +24,7 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any, ClassVar
@@ -61,12 +62,24 @@ class MSPC(AnomalyDetector):
     confidence: confidence of the control limits (0.99 = 1 % false alarms on normal data).
     limits: ``'theoretical'`` (F distribution for T², Jackson–Mudholkar for Q), ``'empirical'``
         (quantiles of the training statistics) or ``'cv'`` (quantiles of out-of-fold statistics
-        from 5 contiguous folds: honest when ``lags``/``smooth`` make in-sample limits too tight).
+        from ``cv_folds`` contiguous blocks: honest when ``lags``/``smooth`` make in-sample limits
+        too tight). The raw out-of-fold statistics are put back in time order and smoothed as a
+        whole, as the monitor smooths new data.
+    cv_folds: number of contiguous blocks left out in turn for ``limits='cv'``. Every out-of-fold
+        statistic comes from a model fitted on ``(cv_folds - 1) / cv_folds`` of the rows, which
+        overstates the spread of the final model fitted on all of them (most for many lagged
+        features and few rows); 20 blocks (5 % each) keep that bias small while each block stays
+        long enough that the held-out rows are not near-copies of fitted neighbours.
     lags: dynamic PCA lags (0 = static PCA). Rows must be in time order.
     smooth: causal moving-average window (rows) of T² and SPE. 1 = none.
     statistic: ``'combined'`` (alarm when either T² or SPE is over its limit), ``'t2'`` or ``'spe'``.
     t2_confidence: confidence of the T² limit when it should differ from ``confidence`` (T² is the
         statistic most hurt by slow drifts of the normal operating point). ``None`` = ``confidence``.
+    feature_weights: feature name -> weight of its standardised deviation (default 1 for every
+        feature): 0.2 makes the model read that feature as five times noisier than its training spread
+        (a sensor engineers judged prone to false alarms, :mod:`fabmind.models.learning`); 0 leaves it
+        out of T² and SPE (listed in ``dropped_features_``). Applied before the PCA, so the model
+        structure and the control limits are learned on the weighted data.
 
     Sensors constant in the training data carry no information about normal variation: they are
     left out of the model and listed in ``constant_features_`` (documented handling).
@@ -84,6 +97,8 @@ class MSPC(AnomalyDetector):
         smooth: int = 1,
         statistic: str = "combined",
         t2_confidence: float | None = None,
+        cv_folds: int = 20,
+        feature_weights: Mapping[str, float] | None = None,
     ):
         self.n_components = n_components
         self.confidence = confidence
@@ -92,12 +107,18 @@ class MSPC(AnomalyDetector):
         self.smooth = smooth
         self.statistic = statistic
         self.t2_confidence = t2_confidence
+        self.cv_folds = cv_folds
+        self.feature_weights = feature_weights
+
+    feature_weights: Mapping[str, float] | None = None  # for models saved before the parameter existed
 
     # ---- fitting ---------------------------------------------------------------------------
     def _fit(self, X: pd.DataFrame, y: Any, **fit_params: Any) -> None:
         for conf in (self.confidence, self.t2_confidence):
             if conf is not None and not 0.5 < conf < 1:
                 raise ModelError(f"MSPC: confidence must be in (0.5, 1), got {conf}")
+        if int(self.cv_folds) < 2:
+            raise ModelError(f"MSPC: cv_folds must be >= 2, got {self.cv_folds}")
         if self.limits not in _LIMITS:
             raise ModelError(f"MSPC: limits must be one of {_LIMITS}, got {self.limits!r}")
         if self.statistic not in ("combined", "t2", "spe"):
@@ -107,14 +128,17 @@ class MSPC(AnomalyDetector):
         mean = values.mean(axis=0)
         keep = np.nan_to_num(std) > 1e-12 * np.maximum(1.0, np.abs(mean))
         self.constant_features_ = [str(c) for c, k in zip(X.columns, keep) if not k]
+        self.weights_ = feature_weight_array(self.feature_weights, [str(c) for c in X.columns], "MSPC")
+        self.dropped_features_ = [str(c) for c, w in zip(X.columns, self.weights_) if w == 0]
+        keep = keep & (self.weights_ > 0)
         if keep.sum() < 2:
             raise ModelError(
-                f"MSPC: needs at least 2 non-constant features, got {int(keep.sum())} "
-                f"(constant: {self.constant_features_})"
+                f"MSPC: needs at least 2 non-constant, non-dropped features, got {int(keep.sum())} "
+                f"(constant: {self.constant_features_}, dropped: {self.dropped_features_})"
             )
         self.keep_ = keep
         self.mean_ = mean
-        self.spread_ = robust_spread(np.nan_to_num(std), mean)
+        self.spread_ = robust_spread(np.nan_to_num(std), mean) / np.where(self.weights_ > 0, self.weights_, 1.0)
         if len(X) - self.lags < self.min_samples:
             raise ModelError(f"MSPC: {len(X)} samples are too few for lags={self.lags}")
         with _blas_threads(values.size * (self.lags + 1)):
@@ -168,22 +192,31 @@ class MSPC(AnomalyDetector):
         q = th1 * (ca * np.sqrt(2 * th2 * h0**2) / th1 + 1 + th2 * h0 * (h0 - 1) / th1**2) ** (1 / h0)
         return float(t2), float(q)
 
-    def _cv_statistics(self, values: np.ndarray, folds: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    def _cv_statistics(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Out-of-fold T² and SPE of every training row (after the first ``lags``), smoothed in time order.
+
+        Each block is scored by a model fitted on the other rows; the rows just before a block are
+        its lag history (they are in that model's training set, as the past is for a new reading)."""
+        folds = max(2, min(int(self.cv_folds), (len(values) - self.lags) // max(self.lags + 1, 2)))
         edges = np.linspace(0, len(values), folds + 1).astype(int)
         t2s, spes = [], []
         full = (self.components_, self.eigenvalues_, self.residual_eigenvalues_, self.n_components_)
         for lo, hi in pairwise(edges):
             train = np.concatenate([values[:lo], values[hi:]])
-            if len(train) - self.lags < self.min_samples or hi - lo <= self.lags:
+            if len(train) - self.lags < self.min_samples or hi <= lo:
                 continue
             self._fit_core(train)
-            t2, spe = self._statistics(values[lo:hi])
-            t2s.append(t2[self.lags:])
-            spes.append(spe[self.lags:])
+            start = max(0, lo - self.lags)
+            t2, spe = self._raw_statistics(self._lagged(self._standardize(values[start:hi])))
+            t2s.append(t2[lo - start:])
+            spes.append(spe[lo - start:])
         self.components_, self.eigenvalues_, self.residual_eigenvalues_, self.n_components_ = full
         if not t2s:
             raise ModelError("MSPC: too few samples for cross-validated limits; use limits='empirical'")
-        return np.concatenate(t2s), np.concatenate(spes)
+        t2, spe = np.concatenate(t2s)[self.lags:], np.concatenate(spes)[self.lags:]
+        if self.smooth > 1:
+            t2, spe = _causal_mean(t2, self.smooth), _causal_mean(spe, self.smooth)
+        return t2, spe
 
     # ---- scoring ---------------------------------------------------------------------------
     def _standardize(self, values: np.ndarray) -> np.ndarray:
@@ -243,14 +276,21 @@ class MSPC(AnomalyDetector):
         else:
             M = m_t2 / self.t2_limit_ + m_spe / self.spe_limit_
         Zl = self._lagged(self._standardize(values))
-        if self.smooth > 1:  # explain the window the smoothed statistic saw
-            Zw = np.stack([Zl[max(0, r - self.smooth + 1): r + 1].mean(axis=0) for r in rows])
-        else:
-            Zw = Zl[rows]
-        MZ = Zw @ M
-        rbc = MZ**2 / np.maximum(np.diag(M), 1e-12)
+        diag = np.maximum(np.diag(M), 1e-12)
         n_kept = int(self.keep_.sum())
-        per_sensor = rbc.reshape(len(rows), self.lags + 1, n_kept).sum(axis=1)
+        if self.smooth > 1:
+            # the smoothed statistic is the mean of the per-row statistics over the window: explain it
+            # by the mean of the per-row contributions (an oscillating sensor averages out of the
+            # window's mean reading, not out of its mean squared deviation)
+            lo = int(max(0, rows.min() - self.smooth + 1)) if len(rows) else 0
+            hi = int(rows.max()) + 1 if len(rows) else 0
+            per_row = ((Zl[lo:hi] @ M) ** 2 / diag).reshape(hi - lo, self.lags + 1, n_kept).sum(axis=1)
+            c = np.cumsum(np.vstack([np.zeros((1, n_kept)), per_row]), axis=0)
+            start = np.maximum(0, rows - self.smooth + 1) - lo
+            per_sensor = (c[rows - lo + 1] - c[start]) / (rows - lo + 1 - start)[:, None]
+        else:
+            rbc = (Zl[rows] @ M) ** 2 / diag
+            per_sensor = rbc.reshape(len(rows), self.lags + 1, n_kept).sum(axis=1)
         full = np.zeros((len(rows), len(self.keep_)))
         full[:, self.keep_] = per_sensor
         return full
@@ -261,8 +301,10 @@ class MSPC(AnomalyDetector):
         rbc = self._rbc(values, rows, stat)
         total = rbc.sum(axis=1, keepdims=True)
         shares = np.divide(rbc, total, out=np.zeros_like(rbc), where=total > 0)
+        weights = getattr(self, "weights_", np.ones(len(self.spread_)))
+        spread = self.spread_ * np.where(weights > 0, weights, 1.0)  # deviations in the sensor's own sigmas
         return explanations_from_shares(
-            shares, values[rows], self.mean_, self.spread_, list(self.feature_names_in_), rows, scores
+            shares, values[rows], self.mean_, spread, list(self.feature_names_in_), rows, scores
         )
 
     # ---- streaming twin --------------------------------------------------------------------
@@ -270,6 +312,23 @@ class MSPC(AnomalyDetector):
         """A per-reading scorer with the same maths (keeps the lag/smoothing history)."""
         self._check_fitted()
         return MSPCStream(self)
+
+
+def feature_weight_array(weights: Mapping[str, float] | None, features: Sequence[str], model: str) -> np.ndarray:
+    """``feature_weights`` as an array over ``features`` (1 where not given); unknown names or negative
+    or non-finite weights are an error naming them."""
+    out = np.ones(len(features))
+    if not weights:
+        return out
+    index = {f: i for i, f in enumerate(features)}
+    unknown = [f for f in weights if f not in index]
+    if unknown:
+        raise ModelError(f"{model}: feature_weights name features the data does not have: {unknown[:5]}")
+    for f, w in weights.items():
+        if not np.isfinite(w) or w < 0:
+            raise ModelError(f"{model}: feature_weights[{f!r}] must be a finite number >= 0, got {w!r}")
+        out[index[f]] = float(w)
+    return out
 
 
 def _blas_threads(size: int):
