@@ -23,6 +23,7 @@ authentication) = the floor set by uvicorn + FastAPI + the client on this host.
 Goal (issue 8): p99 < 100 ms at 200 req/s.
 
     .venv/bin/python bench/api.py [--days 30] [--rate 200] [--duration 10] [--client raw|httpx] [--rebuild]
+    .venv/bin/python bench/api.py --no-cache   # the same with the API's caches off -> api-nocache.json
 
 Writes bench/results/api.json (keys ``rps``, ``p99_ms`` + per endpoint detail, load averages) and api.md.
 All processes share this host's cores with anything else running: on a busy host the figures are
@@ -104,8 +105,9 @@ def server_flavour() -> dict:
             "http": "httptools" if importlib.util.find_spec("httptools") else "h11"}
 
 
-def serve(db_url: str, port: int) -> None:
-    """The server process: the real app, one uvicorn worker, access log off (as behind a proxy that logs)."""
+def serve(db_url: str, port: int, cache: bool = True) -> None:
+    """The server process: the real app, one uvicorn worker, access log off (as behind a proxy that logs).
+    ``cache=False`` switches the API's response and token caches off (every request queries the store)."""
     import uvicorn
 
     from fabmind.api.app import create_app
@@ -113,6 +115,7 @@ def serve(db_url: str, port: int) -> None:
 
     home = Path(tempfile.mkdtemp(prefix="fabmind-bench-home-"))
     app = create_app(Settings(db_url=db_url, home=home))
+    app.state.response_cache.enabled = app.state.auth_cache.enabled = cache
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, workers=1,
                 **server_flavour())
 
@@ -123,9 +126,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(db_url: str) -> tuple[subprocess.Popen, int]:
+def start_server(db_url: str, cache: bool) -> tuple[subprocess.Popen, int]:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, __file__, "--serve", db_url, "--port", str(port)])
+    proc = subprocess.Popen([sys.executable, __file__, "--serve", db_url, "--port", str(port)]
+                            + ([] if cache else ["--no-cache"]))
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -451,6 +455,8 @@ def main() -> None:
     ap.add_argument("--write-rate", type=float, default=5.0, help="commits/s by the writer in the live phase")
     ap.add_argument("--no-live", action="store_true", help="skip the live phase (writer committing)")
     ap.add_argument("--client", choices=("raw", "httpx"), default="raw", help="load generator's HTTP client")
+    ap.add_argument("--no-cache", action="store_true",
+                    help="switch the API's response/token caches off (writes api-nocache.json: what they are worth)")
     ap.add_argument("--rebuild", action="store_true", help="simulate the demo fab again")
     ap.add_argument("--db", default="", help="an existing store URL instead of the simulated demo fab")
     ap.add_argument("--serve", default="", help=argparse.SUPPRESS)
@@ -461,7 +467,7 @@ def main() -> None:
     ap.add_argument("--write-seconds", type=float, default=0, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve:
-        serve(args.serve, args.port)
+        serve(args.serve, args.port, cache=not args.no_cache)
         return
     if args.load_gen:
         cfg = json.loads(args.load_gen)
@@ -474,7 +480,7 @@ def main() -> None:
     db_url = args.db or build_store(args.days, args.seed, args.rebuild)
     token, size, live_alarm = bench_token(db_url)
     load_before = [round(x, 2) for x in os.getloadavg()]
-    proc, port = start_server(db_url)
+    proc, port = start_server(db_url, cache=not args.no_cache)
     try:
         results = run_load_process({"client": args.client, "port": port, "server_pid": proc.pid, "token": token,
                                     "rate": args.rate,
@@ -507,7 +513,8 @@ def report(args, results: dict, live: dict, size: dict, load_before: list, load_
         "server_cpu_ms_per_req_live": {k: v["server_cpu_ms_per_req"] for k, v in live.items()},
         "endpoints": results, "live": live, "runs_page": runs_page,
         "fab": {"days": args.days, "seed": args.seed, **size} if not args.db else size,
-        "setup": {"server": "uvicorn, 1 worker (separate process), access log off, SQLite store", **server_flavour(),
+        "setup": {"server": "uvicorn, 1 worker (separate process), access log off, SQLite store",
+                  "api_cache": not args.no_cache, **server_flavour(),
                   "client": ("raw asyncio HTTP/1.1 keep-alive client" if args.client == "raw"
                              else "httpx.AsyncClient") + " (separate process, same host)",
                   "writer": "separate process, Store.set_alarm_state (live phase)",
@@ -538,7 +545,7 @@ def report(args, results: dict, live: dict, size: dict, load_before: list, load_
                  runs_page["baseline_dataframe_paging_ms"], None))
     rows.append(("1-min load average before / after", f"{load_before[0]} / {load_after[0]}", None,
                  f"{os.cpu_count()} cpus"))
-    write_result("api", result, rows, header=("metric", "fabmind", "baseline /healthz (same run)", "goal / published"))
+    write_result("api-nocache" if args.no_cache else "api", result, rows, header=("metric", "fabmind", "baseline /healthz (same run)", "goal / published"))
 
 
 if __name__ == "__main__":

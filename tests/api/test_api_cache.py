@@ -206,3 +206,15 @@ def test_postgres_marker_changes_on_commit(pg_url):
         assert marker.current() != m0
     finally:
         engine.dispose()
+
+
+def test_cache_switched_off_computes_every_time(cache_app, c):
+    cache = cache_app.state.response_cache
+    cache.enabled = False
+    try:
+        misses = cache.misses
+        for _ in range(2):
+            assert c.get("/api/overview", headers=_h(cache_app)).status_code == 200
+        assert cache.misses == misses + 2
+    finally:
+        cache.enabled = True

@@ -62,6 +62,36 @@ def test_each_bad_value_gets_its_own_reason(gen):
     assert len(m.readings) == 1  # S00 at the first sample only
 
 
+def test_run_fields_step_and_run_end(gen):
+    import numpy as np
+
+    v = TraceValidator(gen.catalog())
+    now = time.time()
+    ts = np.array([now - 3, now - 2, now - 1])
+    ok = v.validate("t", TOPIC, encode_trace("s1", ["S00", "S01"], ts, np.full((3, 2), 100.0), run_id="R",
+                                             step=np.array([0, 0, 1]), run_end=True))
+    assert not ok.quarantine and ok.run_end and ok.readings.dense.steps.tolist() == [0, 0, 1]
+    assert ok.readings.dense.complete and ok.readings.dense.X.shape == (3, 2)
+    one = v.validate("t", TOPIC, encode_trace("s2", ["S00"], [now - 0.5], [[100.0]], step=2))
+    assert one.readings.dense.steps.tolist() == [2] and not one.run_end
+    for bad in ({"step": [0, 1]}, {"step": [0, 0, 300]}, {"step": True}, {"step": "main"}, {"run_end": "yes"}):
+        body = {"msg_id": "b", "sensors": ["S00"], "ts": [now - 3, now - 2, now - 1], "values": [[1.0], [2.0], [3.0]],
+                **bad}
+        assert _codes(v.validate("t", TOPIC, json.dumps(body).encode())) == {"bad_schema"}, bad
+
+
+def test_json_parser_fallback_keeps_the_reasons(gen):
+    """orjson refuses NaN literals and huge integers: the standard parser then reads the message and
+    the validator names the value's problem, as before."""
+    v = TraceValidator(gen.catalog())
+    now = time.time()
+    nan = v.validate("t", TOPIC, f'{{"sensors":["S00","S01"],"ts":[{now - 1}],"values":[[NaN, 1e999]]}}'.encode())
+    assert _codes(nan) == {"not_finite"}
+    big = v.validate("t", TOPIC, f'{{"sensors":["S00"],"ts":[{now - 1}],"values":[[{10**30}]]}}'.encode())
+    assert _codes(big) == {"out_of_range"}
+    assert _codes(v.validate("t", TOPIC, b'{"sensors": ["S00"], "ts": [1')) == {"malformed_json"}
+
+
 def test_unknown_chamber_and_bad_topic(gen):
     v = TraceValidator(gen.catalog())
     p = encode_trace("m", ["S00"], [time.time()], [[1.0]])

@@ -154,3 +154,56 @@ def test_run_level_scorers_are_called_once_per_finished_run(live_store, gen):
     [rec] = repo.load_alarms(live_store.engine)
     assert rec.alarm.run_id == "R-2" and rec.alarm.source == "mspc.RCP" and mon.stats.scoring_errors == 4
     assert mon.stats.runs_scored == 4
+
+
+def test_failed_writes_are_retried_decisions_stand_nothing_lost(live_store, gen):
+    gen.fault_chamber, gen.fault_at_message = 1, 6
+    mon = Monitor(live_store.engine, gen.catalog(), config=MonitorConfig(warmup=300, retry_s=0.01))
+    real, calls = mon.sink.write, []
+
+    def flaky(*a, **k):  # every third transaction fails once (e.g. the database is locked by another process)
+        calls.append(1)
+        if len(calls) % 3 == 1:
+            raise RuntimeError("database is locked")
+        return real(*a, **k)
+
+    mon.sink.write = flaky
+    bus = InProcessBus(max_batch=4)
+    for t, p in gen.messages(16, 100):
+        bus.publish(t, p)
+    stats = _run(mon, bus)
+    mon.close()
+    assert stats.write_failures >= 1 and stats.report.stored == 16 * 3 * 500 == _n_readings(live_store)
+    assert stats.report.duplicates == 0 and not bus._unacked  # everything stored was acknowledged
+    assert [a.alarm.chamber_id for a in repo.load_alarms(live_store.engine)] == ["ETCH-02/A"]
+
+
+def test_alarm_transitions_do_not_wait_for_a_long_readings_backlog(live_store, gen):
+    """The writer ends a readings transaction at a message boundary when an alarm transition is
+    waiting: the alarm is committed before the backlog queued ahead of it."""
+    gen.fault_chamber, gen.fault_at_message = 2, 20
+    mon = Monitor(live_store.engine, gen.catalog(), config=MonitorConfig(warmup=300, write_batch_rows=10**6))
+    order = []
+    real_write, real_alarms = mon.sink.write, mon._commit_alarms
+
+    def write(msgs, *a, **k):
+        rep, fresh = real_write(msgs, *a, **k)
+        order.append(("readings", rep.messages))
+        return rep, fresh
+
+    def alarms(change):
+        real_alarms(change)
+        order.append(("alarm", len(change.raised)))
+
+    mon.sink.write, mon._commit_alarms = write, alarms
+    # first batch: 60 quiet messages, queued for the writer as one transaction; the second batch
+    # raises the alarm (chamber 3's 21st message is the 63rd) while that transaction is being written
+    bus = InProcessBus(max_batch=60)
+    for t, p in gen.messages(24, 100):
+        bus.publish(t, p)
+    _run(mon, bus)
+    mon.close()
+    assert ("alarm", 1) in order
+    first_alarm = order.index(("alarm", 1))
+    assert sum(n for kind, n in order[:first_alarm] if kind == "readings") < 60  # the transaction was cut short
+    assert sum(n for kind, n in order if kind == "readings") == 72 == _n_readings(live_store) // 500

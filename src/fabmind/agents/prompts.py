@@ -21,9 +21,11 @@ Answer in short Markdown: **Diagnosis**, **Evidence**, **Check first**, **Repair
 """ + RULES
 
 YIELD_AGENT = """You are fabmind's yield analysis agent. Write a complete yield report for the window given.
-Typical plan: get_yield_summary, yield_excursions, commonality_analysis, get_yield_trend; for the top suspect
-chambers get_chamber_health (end = the cause's end, hours = its duration), failure_modes_for, similar_incidents,
-search_documents. Write Markdown with exactly these sections, each starting with '## ':
+Typical plan: get_yield_summary, yield_excursions, commonality_analysis, get_yield_trend, defect_map_patterns
+(the AOI maps' spatial pattern and the chamber the patterned glass shared); for the top suspect chambers
+get_chamber_health (end = the cause's end, hours = its duration), failure_modes_for (with the deviating sensors
+and, when the chamber has one, its defect_pattern and pattern_probability), similar_incidents, search_documents.
+Cite a map pattern together with its chamber, the number of glasses and the probability. Write Markdown with exactly these sections, each starting with '## ':
 ## Summary
 ## Affected products and lots
 ## Root causes

@@ -72,7 +72,7 @@ class ChangeMarker:
     def _open(self) -> None:
         path = self._sqlite_path  # a connection of its own that only ever reads this pragma
         self._conn = sqlite3.connect(path, uri=path.startswith("file:"), isolation_level=None, check_same_thread=False)
-        self._conn.execute("PRAGMA busy_timeout=5000")
+        self._conn.execute("PRAGMA busy_timeout=1000")  # read on the event loop: never wait long
         self._pid = os.getpid()
         self._generation += 1
 
@@ -87,9 +87,10 @@ class MarkedCache:
     """key → value, each valid only under the change marker it was computed under. Bounded: when full, it
     starts again empty (keys are a handful of polled queries and the active API tokens)."""
 
-    def __init__(self, marker: ChangeMarker, max_entries: int = 512):
+    def __init__(self, marker: ChangeMarker, max_entries: int = 512, enabled: bool = True):
         self.marker = marker
         self.max_entries = max_entries
+        self.enabled = enabled  # False: every request computes (for measurements)
         self._values: dict[Hashable, tuple[Marker, Any]] = {}
         self._locks: dict[asyncio.AbstractEventLoop, dict[Hashable, asyncio.Lock]] = {}  # a lock is bound to its loop
         self.hits = 0
@@ -114,7 +115,7 @@ class MarkedCache:
     async def get_or_compute(self, key: Hashable, compute: Callable[[], Any]) -> Any:
         """The cached value, or ``compute()`` run in the threadpool, once per key at a time (concurrent
         requests for the same key wait for that one computation instead of repeating it)."""
-        mark = self.marker.current()
+        mark = self.marker.current() if self.enabled else None
         value = self.get(key, mark)
         if value is not None:
             return value

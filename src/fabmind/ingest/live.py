@@ -30,7 +30,9 @@ def trace_messages(
     samples_per_message: int = 100,
     retime_to: float | None = None,
 ) -> Iterator[tuple[str, bytes]]:
-    """``(topic, payload)`` for every chunk of every run trace (time order within a run).
+    """``(topic, payload)`` for every chunk of every run trace (time order within a run); each
+    carries its samples' recipe steps, the run's last chunk ``run_end``, so the monitor scores the
+    run with the run-level models as soon as it is complete.
 
     ``retime_to``: epoch seconds at which the first trace starts (shifts every trace by the same
     offset), e.g. ``time.time()`` to replay history as live data.
@@ -47,7 +49,8 @@ def trace_messages(
         for k, i in enumerate(range(0, n, samples_per_message)):
             j = min(n, i + samples_per_message)
             yield topic, encode_trace(f"{tr.run_id}:{k}", tr.sensors, np.round(ts[i:j], 6),
-                                      tr.values[i:j].astype(np.float64).round(4), run_id=tr.run_id)
+                                      tr.values[i:j].astype(np.float64).round(4), run_id=tr.run_id,
+                                      step=tr.step_index[i:j], run_end=j == n)
 
 
 @dataclass

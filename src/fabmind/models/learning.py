@@ -18,7 +18,7 @@
      false alarms before the hold-out, never above a confirmed fault's score nor ``max_relimit``;
    * ``desensitize`` -- for a chamber whose verdicts name a **sensor prone to false alarms**
      (:func:`nuisance_sensors`: it led ``nuisance_min_verdicts`` alarms judged false on that chamber
-     and no alarm judged a true fault), the model refitted on its own training runs with that sensor's
+     and few judged true faults), the model refitted on its own training runs with that sensor's
      features weighted down (``feature_weights`` of the MSPC): the weight is 1 / the sensor's spread
      on the runs since the nuisance began that engineers' verdicts leave normal, in the active model's
      sigmas -- the verdict runs are normal data, so the sensor's normal spread widens to cover them.
@@ -57,6 +57,7 @@ from fabmind.domain import Run, utc
 from fabmind.models.fdc import FdcConfig, indicators, model_name
 
 STRATEGIES = ("augment", "recent", "since_change", "recenter", "relimit", "desensitize", "drop")
+NUISANCE_STRATEGIES = ("desensitize", "drop")  # offered only on chambers with a sensor prone to false alarms
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ class LearningConfig:
     propagate: bool = True  # label unreviewed alarms of the same episode / leading sensor
     episode_gap: timedelta = timedelta(hours=12)
     nuisance_min_verdicts: int = 2  # false-alarm verdicts a sensor must lead on a chamber to be judged a nuisance
+    nuisance_max_fault_share: float = 1 / 3  # ... and at most this share of the verdicts it led are true faults
     nuisance_fault_share: float = 0.1  # a true fault "depends on" a sensor with this share of its alarm's score
     prefer_within: float = 0.02  # candidates this close to the lowest hold-out false-alarm rate: most sensitive wins
 
@@ -91,6 +93,8 @@ class LabelledSet:
     first_false_alarm: datetime | None = None
     root_causes: dict[str, int] = field(default_factory=dict)  # root cause text -> verdicts
     alarmed_runs: set[str] = field(default_factory=set)  # every run the active model alarmed on
+    reviewed_runs: dict[str, str] = field(default_factory=dict)  # run id -> verdict, for the reviewed alarms
+    lead_of: dict[str, str] = field(default_factory=dict)  # alarmed run id -> the sensor leading its alarm
 
     @property
     def model(self) -> str:
@@ -104,6 +108,8 @@ class Evaluation:
     n_normal: int
     n_fault: int
     sensitivity: float = float("nan")  # share of synthetic one-sensor steps detected (see ``sensitivity``)
+    active_sensitivity: float = float("nan")  # the active model's, on the same runs and sensors
+    active_detection_rate: float = float("nan")  # the active model's, on the same fault runs
 
 
 @dataclass(frozen=True)
@@ -152,12 +158,14 @@ def nuisance_sensors(verdicts: pd.DataFrame, alarms: Sequence[Any],
     """Chamber id -> the sensors its verdicts show to be prone to false alarms.
 
     A sensor is one when it led at least ``nuisance_min_verdicts`` alarms of the chamber (any recipe)
-    judged false alarms and led none judged a true fault. It is *droppable* when, besides, it carries
-    less than ``nuisance_fault_share`` of every true-fault alarm's score on the chamber.
+    judged false alarms and at most ``nuisance_max_fault_share`` of the verdicts it led were true faults
+    (a flaky gauge also spikes while a real fault is on: that alarm is rightly a true fault). It is
+    *droppable* when, besides, it carries less than ``nuisance_fault_share`` of every true-fault
+    alarm's score on the chamber.
     """
     by_id = {a.alarm_id: a for a in alarms}
     leads: dict[tuple[str, str], int] = {}
-    fault_leads: set[tuple[str, str]] = set()
+    fault_leads: dict[tuple[str, str], int] = {}
     depends: dict[tuple[str, str], int] = {}
     for row in verdicts.itertuples(index=False):
         alarm = by_id.get(row.alarm_id)
@@ -169,13 +177,14 @@ def nuisance_sensors(verdicts: pd.DataFrame, alarms: Sequence[Any],
         if row.verdict == "false_alarm":
             leads[(alarm.chamber_id, lead)] = leads.get((alarm.chamber_id, lead), 0) + 1
             continue
-        fault_leads.add((alarm.chamber_id, lead))
+        fault_leads[(alarm.chamber_id, lead)] = fault_leads.get((alarm.chamber_id, lead), 0) + 1
         for sensor, share in _sensor_shares(alarm).items():
             if share >= config.nuisance_fault_share:
                 depends[(alarm.chamber_id, sensor)] = depends.get((alarm.chamber_id, sensor), 0) + 1
     out: dict[str, list[NuisanceSensor]] = {}
     for (chamber, sensor), n in sorted(leads.items(), key=lambda kv: (kv[0][0], -kv[1], kv[0][1])):
-        if n >= config.nuisance_min_verdicts and (chamber, sensor) not in fault_leads:
+        faults = fault_leads.get((chamber, sensor), 0)
+        if n >= config.nuisance_min_verdicts and faults <= config.nuisance_max_fault_share * (n + faults):
             out.setdefault(chamber, []).append(NuisanceSensor(chamber, sensor, n, depends.get((chamber, sensor), 0)))
     return {c: tuple(v) for c, v in out.items()}
 
@@ -183,10 +192,13 @@ def nuisance_sensors(verdicts: pd.DataFrame, alarms: Sequence[Any],
 def label_nuisance(sets: dict[tuple[str, str], LabelledSet], nuisance: dict[str, tuple[NuisanceSensor, ...]],
                    alarms: Sequence[Any], runs: dict[str, Run], gap: timedelta = timedelta(hours=12)) -> None:
     """Label the unreviewed alarms led by a nuisance sensor of their chamber as false alarms, on every
-    model (recipe) of the chamber -- except within ``gap`` of a run judged a true fault on the chamber."""
+    model (recipe) of the chamber -- except within ``gap`` of a run engineers judged a true fault on the
+    chamber. This overrides the episode propagation of :func:`labelled_sets`: a flaky sensor strings its
+    alarms into one long episode, where the verdict nearest in time says nothing about this alarm."""
     faults: dict[str, list[datetime]] = {}
     for ls in sets.values():
-        faults.setdefault(ls.chamber_id, []).extend(utc(runs[r].start) for r in ls.true_fault_runs if r in runs)
+        faults.setdefault(ls.chamber_id, []).extend(
+            utc(runs[r].start) for r, v in ls.reviewed_runs.items() if v == "true_fault" and r in runs)
     for a in alarms:
         run = runs.get(a.run_id or "")
         names = {n.sensor for n in nuisance.get(a.chamber_id, ())}
@@ -195,18 +207,21 @@ def label_nuisance(sets: dict[tuple[str, str], LabelledSet], nuisance: dict[str,
         key = (run.chamber_id, run.recipe_id)
         ls = sets.setdefault(key, LabelledSet(run.chamber_id, run.recipe_id))
         ls.alarmed_runs.add(a.run_id)
-        if a.run_id in ls.true_fault_runs or a.run_id in ls.false_alarm_runs:
+        ls.lead_of[a.run_id] = _leading_sensor(a)
+        if a.run_id in ls.reviewed_runs:
             continue
         t = utc(run.start)
         if any(abs((t - f).total_seconds()) <= gap.total_seconds() for f in faults.get(run.chamber_id, ())):
             continue
+        ls.true_fault_runs.discard(a.run_id)
         ls.false_alarm_runs.add(a.run_id)
         ls.first_false_alarm = t if ls.first_false_alarm is None else min(ls.first_false_alarm, t)
-    for ls in sets.values():  # every alarm of a model the loop now looks at counts as alarmed
-        if ls.chamber_id in nuisance:
-            ls.alarmed_runs.update(a.run_id for a in alarms if a.run_id and a.run_id in runs
-                                   and (runs[a.run_id].chamber_id, runs[a.run_id].recipe_id)
-                                   == (ls.chamber_id, ls.recipe_id))
+    for a in alarms:  # every alarm of a model the loop now looks at counts as alarmed
+        run = runs.get(a.run_id or "")
+        ls = sets.get((run.chamber_id, run.recipe_id)) if run is not None and run.chamber_id in nuisance else None
+        if ls is not None:
+            ls.alarmed_runs.add(a.run_id)
+            ls.lead_of.setdefault(a.run_id, _leading_sensor(a))
 
 
 def labelled_sets(verdicts: pd.DataFrame, alarms: Sequence[Any], runs: dict[str, Run], propagate: bool = True,
@@ -236,6 +251,7 @@ def labelled_sets(verdicts: pd.DataFrame, alarms: Sequence[Any], runs: dict[str,
         if ls is None:
             continue
         ls.reviewed += 1
+        ls.reviewed_runs[alarm.run_id] = row.verdict
         sig = signatures.setdefault((ls.chamber_id, ls.recipe_id), {})
         lead = _leading_sensor(alarm)
         if row.verdict == "false_alarm":
@@ -254,6 +270,7 @@ def labelled_sets(verdicts: pd.DataFrame, alarms: Sequence[Any], runs: dict[str,
         run = runs.get(a.run_id or "")
         if run is not None and (run.chamber_id, run.recipe_id) in sets:
             sets[(run.chamber_id, run.recipe_id)].alarmed_runs.add(a.run_id)
+            sets[(run.chamber_id, run.recipe_id)].lead_of[a.run_id] = _leading_sensor(a)
     if propagate:
         _propagate(sets, signatures, alarms, runs, episode_gap)
     return sets
@@ -302,24 +319,28 @@ def _alarm_rate(model: Any, X: pd.DataFrame) -> float:
     return float(np.mean(model.score(X[list(model.feature_names_in_)]) >= model.threshold_))
 
 
-def sensitivity(model: Any, normal: pd.DataFrame, spread: pd.Series, sigmas: float = 4.0) -> float:
+def sensitivity(model: Any, normal: pd.DataFrame, spread: pd.Series, sigmas: float = 4.0,
+                exclude: Sequence[str] = (), paired: Any = None) -> float:
     """Share of synthetic faults detected: every sensor in turn stepped by ``sigmas`` x ``spread`` (the
     active model's normal spread, one yardstick for all candidates) on every normal hold-out run the
     model is quiet on (a run it alarms on anyway says nothing about the step: counting it would credit
-    a model for its false alarms).
+    a model for its false alarms). With ``paired`` (another model), only the runs both are quiet on:
+    two models compared on the same runs.
 
     Guards detection where engineers have not yet confirmed a fault on this model: a candidate that
-    merely widened its limits until the false alarms went away loses here.
+    merely widened its limits until the false alarms went away loses here. ``exclude``: sensors left
+    out of the test (the nuisance sensors a ``desensitize`` / ``drop`` candidate trades on purpose).
     """
     from fabmind.models.anomaly.alarms import sensor_of
 
-    if not normal.empty:
-        normal = normal[model.score(normal[list(model.feature_names_in_)]) < model.threshold_]
+    for m in (model, paired):
+        if m is not None and not normal.empty:
+            normal = normal[m.score(normal[list(m.feature_names_in_)]) < m.threshold_]
     if normal.empty:
         return float("nan")
     groups: dict[str, list[str]] = {}
     for c in normal.columns:
-        if not str(c).startswith(("SP.", "PM.")):
+        if not str(c).startswith(("SP.", "PM.")) and sensor_of(str(c)) not in exclude:
             groups.setdefault(sensor_of(str(c)), []).append(str(c))
     hits = []
     for cols in groups.values():
@@ -330,11 +351,19 @@ def sensitivity(model: Any, normal: pd.DataFrame, spread: pd.Series, sigmas: flo
     return float(np.mean(hits))
 
 
-def evaluate(model: Any, normal: pd.DataFrame, faulty: pd.DataFrame, spread: pd.Series | None = None) -> Evaluation:
+def evaluate(model: Any, normal: pd.DataFrame, faulty: pd.DataFrame, spread: pd.Series | None = None,
+             exclude: Sequence[str] = (), active: Any = None) -> Evaluation:
     """False-alarm rate on ``normal`` runs, detection rate on ``faulty`` runs (indicator tables), and
-    the synthetic-fault ``sensitivity`` when ``spread`` is given."""
-    sens = sensitivity(model, normal, spread) if spread is not None else float("nan")
-    return Evaluation(_alarm_rate(model, normal), _alarm_rate(model, faulty), len(normal), len(faulty), sens)
+    the synthetic-fault ``sensitivity`` (on the sensors not in ``exclude``) when ``spread`` is given;
+    with ``active``, the active model's detection and sensitivity on the same runs (paired)."""
+    active = model if active is None else active
+    sens = act = float("nan")
+    if spread is not None:
+        sens = sensitivity(model, normal, spread, exclude=exclude, paired=active if active is not model else None)
+        act = sens if active is model else sensitivity(active, normal, spread, exclude=exclude, paired=model)
+    detection = _alarm_rate(model, faulty)
+    return Evaluation(_alarm_rate(model, normal), detection, len(normal), len(faulty), sens, act,
+                      detection if active is model else _alarm_rate(active, faulty))
 
 
 @dataclass
@@ -484,7 +513,7 @@ def _desensitized(active: Any, X: pd.DataFrame, ls: LabelledSet, holdout_start: 
     if not weights or all(w >= 1.0 for w in weights.values()):
         return None
     ids = _training_ids(active, d, ls, fdc)
-    if len(ids) < config.min_train_runs:
+    if len(ids) < min(config.min_train_runs, fdc.min_train_runs):  # the runs the active model was trained on
         return None
     return _refit(active, fdc, X.loc[ids], weights), ids
 
@@ -538,19 +567,23 @@ def retrain_model(store: Any, registry: Any, ls: LabelledSet, now: datetime,
     normal, faulty = X.loc[normal_ids], X.loc[fault_ids]
     spread = _yardstick(active, X)
     base = evaluate(active, normal, faulty, spread)
+    # nuisance candidates are judged on the other sensors, and on the confirmed faults the active model
+    # did not catch through the nuisance sensor alone
+    noisy = tuple(n.sensor for n in nuisance)
+    faulty_other = X.loc[[r for r in fault_ids if ls.lead_of.get(r) not in noisy]]
     fitted, evals, trained_on = {}, {}, {}
     for strategy in config.strategies:
         if strategy in ("desensitize", "drop"):
             made = _desensitized(active, X, ls, holdout_start, d, config, fdc, nuisance, strategy == "drop")
             if made is not None:
                 fitted[strategy], trained_on[strategy] = made
-                evals[strategy] = evaluate(made[0], normal, faulty, spread)
+                evals[strategy] = evaluate(made[0], normal, faulty_other, spread, exclude=noisy, active=active)
             continue
         if strategy in ("relimit", "recenter"):
             make = _relimited if strategy == "relimit" else _recentered
             model = make(active, X, ls, holdout_start, d, config)
             if model is not None:
-                fitted[strategy], evals[strategy] = model, evaluate(model, normal, faulty, spread)
+                fitted[strategy], evals[strategy] = model, evaluate(model, normal, faulty, spread, active=active)
             continue
         ids = _candidate_runs(strategy, d, ls, holdout_start, config, fdc)
         if len(ids) < config.min_train_runs:
@@ -561,7 +594,8 @@ def retrain_model(store: Any, registry: Any, ls: LabelledSet, now: datetime,
             model.fit(X.loc[ids], response=response)
         else:
             model.fit(X.loc[ids])
-        fitted[strategy], evals[strategy], trained_on[strategy] = model, evaluate(model, normal, faulty, spread), ids
+        fitted[strategy], trained_on[strategy] = model, ids
+        evals[strategy] = evaluate(model, normal, faulty, spread, active=active)
     if not fitted:
         return RetrainDecision(name, scope, mv.version, base, {}, None, None, False,
                                "no candidate had enough normal runs to train on")
@@ -570,27 +604,33 @@ def retrain_model(store: Any, registry: Any, ls: LabelledSet, now: datetime,
         v = evals[s].false_alarm_rate
         return v if np.isfinite(v) else np.inf
 
-    def keeps_detection(e: Evaluation) -> bool:
-        confirmed = base.n_fault == 0 or e.detection_rate >= base.detection_rate
-        synthetic = not np.isfinite(base.sensitivity) or e.sensitivity >= config.min_sensitivity * base.sensitivity
+    def keeps_detection(s: str) -> bool:
+        e = evals[s]
+        confirmed = e.n_fault == 0 or e.detection_rate >= e.active_detection_rate
+        synthetic = not np.isfinite(e.active_sensitivity) or e.sensitivity >= config.min_sensitivity * e.active_sensitivity
         return bool(confirmed and synthetic)
 
-    eligible = [s for s in evals if keeps_detection(evals[s])] or list(evals)
+    def kept_sensitivity(s: str) -> float:
+        e = evals[s]
+        return float(e.sensitivity / e.active_sensitivity) if e.active_sensitivity > 0 else -1.0
+
+    eligible = [s for s in evals if keeps_detection(s)] or list(evals)
     lowest = min(far(s) for s in eligible)
     near = [s for s in eligible if far(s) <= lowest + config.prefer_within]  # as good: the most sensitive
-    best = max(near, key=lambda s: (np.nan_to_num(evals[s].sensitivity, nan=-1.0), -far(s)))
+    best = max(near, key=lambda s: (kept_sensitivity(s), -far(s)))
     e = evals[best]
-    detects = keeps_detection(e)
+    detects = keeps_detection(best)
+    other = " on the other sensors" if best in NUISANCE_STRATEGIES else ""
     gains = e.false_alarm_rate <= base.false_alarm_rate * (1 - config.min_gain) and base.false_alarm_rate > 0
     promote = bool(detects and gains and base.n_normal > 0)
     if promote:
         reason = (f"{best}: hold-out false alarms {base.false_alarm_rate:.1%} -> {e.false_alarm_rate:.1%}, "
-                  f"synthetic faults caught {base.sensitivity:.0%} -> {e.sensitivity:.0%}")
-        reason += (f", confirmed faults {base.detection_rate:.0%} -> {e.detection_rate:.0%} of {e.n_fault} runs"
+                  f"synthetic faults caught{other} {e.active_sensitivity:.0%} -> {e.sensitivity:.0%}")
+        reason += (f", confirmed faults {e.active_detection_rate:.0%} -> {e.detection_rate:.0%} of {e.n_fault} runs"
                    if e.n_fault else " (no confirmed faults on this model yet)")
     elif not detects:
-        reason = (f"{best} would miss faults: confirmed {base.detection_rate:.0%} -> {e.detection_rate:.0%}, "
-                  f"synthetic {base.sensitivity:.0%} -> {e.sensitivity:.0%}")
+        reason = (f"{best} would miss faults: confirmed {e.active_detection_rate:.0%} -> {e.detection_rate:.0%}, "
+                  f"synthetic{other} {e.active_sensitivity:.0%} -> {e.sensitivity:.0%}")
     else:
         reason = f"{best} is not better enough: false alarms {base.false_alarm_rate:.1%} -> {e.false_alarm_rate:.1%}"
     model = fitted[best]

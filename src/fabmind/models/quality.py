@@ -4,7 +4,10 @@
   probabilities are calibrated by temperature scaling on out-of-fold predictions (scikit-learn's
   ``CalibratedClassifierCV(method="temperature")``: it rescales confidence without changing the
   ranking of classes). ``explain`` gives each feature's SHAP contribution (log-odds) to the
-  predicted class.
+  predicted class. Optional ``context``: columns that identify where a defect was found (product,
+  coil / plate, layer, tool); the model adds each context's class frequencies learned from the
+  training labels (cross-fitted, see :mod:`fabmind.models.quality_context`) — defects of one
+  context tend to repeat.
 * :class:`YieldPassFailModel` — probability that a run / glass / wafer fails inspection, from its
   FDC indicators and process parameters (NaN allowed: sensors that were not recorded). Features
   that are constant or mostly missing in training are dropped; an optional univariate screen keeps
@@ -27,12 +30,14 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
 from fabmind.models.base import Explanation, FeatureContribution, ModelError, SmallModel
+from fabmind.models.quality_context import ContextEncoder
 
 
 def _contrib_explanations(contrib: np.ndarray, X: pd.DataFrame, outputs: np.ndarray,
@@ -58,6 +63,10 @@ class DefectClassifier(SmallModel):
     ``score`` returns the calibrated probability of the predicted class; :meth:`predict_proba`
     gives all classes (columns in ``classes_`` order) and :meth:`predict` the labels.
     ``calibration``: ``"temperature"`` (default), ``"sigmoid"``, ``"isotonic"`` or ``"none"``.
+    ``context``: tuples of column names, each identifying a group (e.g. ``[("product", "layer")]``);
+    the classifier also sees each group's smoothed class frequencies (``context_alpha``: prior
+    weight, in rows) from the training labels, cross-fitted over ``context_folds`` folds. Context
+    columns stay ordinary features too. Explanations name them ``ctx(<columns>)=<class>``.
     """
 
     family: ClassVar[str] = "quality"
@@ -67,11 +76,13 @@ class DefectClassifier(SmallModel):
 
     def __init__(self, n_estimators: int = 500, learning_rate: float = 0.03, num_leaves: int = 15,
                  min_child_samples: int = 10, colsample_bytree: float = 0.5, extra_trees: int = 0,
-                 calibration: str = "temperature", calibration_folds: int = 3, random_state: int = 0,
-                 n_jobs: int = 1, top: int = 8):
+                 calibration: str = "temperature", calibration_folds: int = 3,
+                 context: Sequence[Sequence[str]] | None = None, context_alpha: float = 5.0,
+                 context_folds: int = 5, random_state: int = 0, n_jobs: int = 1, top: int = 8):
         self.n_estimators, self.learning_rate, self.num_leaves = n_estimators, learning_rate, num_leaves
         self.min_child_samples, self.colsample_bytree, self.extra_trees = min_child_samples, colsample_bytree, extra_trees
         self.calibration, self.calibration_folds = calibration, calibration_folds
+        self.context, self.context_alpha, self.context_folds = context, context_alpha, context_folds
         self.random_state, self.n_jobs, self.top = random_state, n_jobs, top
 
     def _gbm(self) -> Any:
@@ -100,6 +111,13 @@ class DefectClassifier(SmallModel):
             raise ModelError(f"DefectClassifier.fit: only one class {classes.tolist()} in y")
         folds = min(self.calibration_folds, int(counts.min()))
         self.classes_ = classes
+        self.context_ = None
+        if self.context:
+            self.context_ = ContextEncoder(self.context, len(classes), alpha=self.context_alpha,
+                                           folds=self.context_folds, random_state=self.random_state,
+                                           labels=[str(c) for c in classes])
+            enc = self.context_.fit_transform(X, np.searchsorted(classes, labels))
+            X = pd.concat([X, enc], axis=1)
         self.gbm_ = self._gbm().fit(X, labels)
         self.calibrated_ = None
         if self.calibration != "none" and folds >= 2:
@@ -113,7 +131,11 @@ class DefectClassifier(SmallModel):
             self.trees_.fit(X.fillna(X.median()).fillna(0.0), labels)
         self.center_, self.spread_ = X.median(), X.std(ddof=0)
 
+    def _inputs(self, X: pd.DataFrame) -> pd.DataFrame:
+        return X if self.context_ is None else pd.concat([X, self.context_.transform(X)], axis=1)
+
     def _proba(self, X: pd.DataFrame) -> np.ndarray:
+        X = self._inputs(X)
         p = (self.calibrated_ if self.calibrated_ is not None else self.gbm_).predict_proba(X)
         if self.trees_ is not None:
             p = 0.5 * p + 0.5 * self.trees_.predict_proba(X.fillna(self.center_).fillna(0.0))
@@ -134,6 +156,7 @@ class DefectClassifier(SmallModel):
         ``output`` is that class's calibrated probability."""
         df = self._validate(X, fitting=False)
         p = self._proba(df)
+        df = self._inputs(df)
         k = p.argmax(axis=1)
         n_feat = df.shape[1]
         raw = np.asarray(self.gbm_.booster_.predict(df, pred_contrib=True)).reshape(len(df), len(self.classes_), n_feat + 1)

@@ -65,6 +65,17 @@ class Violation:
         return f"{self.chamber_id}|{self.source}|{self.code}"
 
 
+@dataclass(frozen=True)
+class InControl:
+    """A detector says: this chamber is back inside its limits for ``source``/``code`` (clears its
+    open alarm; run-level scorers return it for a run they scored without a violation)."""
+
+    chamber_id: str
+    ts: datetime
+    source: str
+    code: str
+
+
 @dataclass
 class AlarmRecord:
     """An alarm plus its life-cycle bookkeeping (the ``alarms`` + ``alarm_lifecycle`` rows)."""

@@ -35,6 +35,18 @@ def default_diagnosis(store: Any) -> Callable[[Alarm], str | None] | None:
     return lambda alarm: diagnose_alarm(store, alarm)
 
 
+def default_run_scorers(store: Any, settings: Any = None) -> list:
+    """Run-level models for a live monitor: the registry's active FDC models (``fdc-<recipe>``) and
+    failure-risk model (``pdm-risk``), each scoring every completed run; chambers without an active
+    model are skipped (see :mod:`fabmind.monitor.run_models`)."""
+    from fabmind.config import Settings
+    from fabmind.models.registry import ModelRegistry
+    from fabmind.monitor.run_models import FdcRunScorer, PdmRiskScorer
+
+    registry = ModelRegistry.from_settings(settings or Settings())
+    return [FdcRunScorer(store, registry), PdmRiskScorer(store, registry)]
+
+
 @dataclass
 class LiveOptions:
     mqtt_host: str = ""  # empty: no broker -> the caller supplies an InProcessBus
@@ -45,14 +57,17 @@ class LiveOptions:
 
 
 def build_monitor(store: Any, config: MonitorConfig | None = None,
-                  on_alarm: Callable[[Alarm], str | None] | None = None, run_scorers: Sequence = ()) -> Monitor:
+                  on_alarm: Callable[[Alarm], str | None] | None = None, run_scorers: Sequence | None = None) -> Monitor:
+    """A monitor on ``store``; ``run_scorers=None`` wires in :func:`default_run_scorers`."""
     ensure_live_tables(store.engine)
+    if run_scorers is None:
+        run_scorers = default_run_scorers(store)
     return Monitor(store.engine, SensorCatalog.from_store(store), config=config, area_of=area_of_store(store),
                    on_alarm=on_alarm, run_scorers=run_scorers)
 
 
 async def run_live(store: Any, options: LiveOptions, *, source: Any = None, config: MonitorConfig | None = None,
-                   on_alarm: Callable[[Alarm], str | None] | None = None, run_scorers: Sequence = (),
+                   on_alarm: Callable[[Alarm], str | None] | None = None, run_scorers: Sequence | None = None,
                    stop: asyncio.Event | None = None) -> MonitorStats:
     """Run the monitor until ``stop`` (or SIGINT/SIGTERM, or ``idle_exit_s`` without messages)."""
     from fabmind.ingest.mqtt import MqttConfig, MqttSource

@@ -48,7 +48,7 @@ from fabmind.ingest.sink import ReadingSink
 from fabmind.ingest.source import RawMessage
 from fabmind.ingest.validate import TraceValidator
 from fabmind.monitor import repository as repo
-from fabmind.monitor.alarms import AlarmManager, AlarmPolicy, AlarmRecord, Violation
+from fabmind.monitor.alarms import AlarmManager, AlarmPolicy, AlarmRecord, InControl, Violation
 from fabmind.monitor.scoring import ChamberCharts, ChartResult
 from fabmind.store.schema import readings
 
@@ -56,8 +56,8 @@ log = logging.getLogger(__name__)
 
 STREAM_SOURCE, STREAM_CODE = "stream.ewma_cusum", "FDC-STREAM"
 
-# (chamber_id, run_id, trace assembled from the stream or None) -> a violation or None
-RunScorer = Callable[[str, str, RunTrace | None], Violation | None]
+# (chamber_id, run_id, trace assembled from the stream or None) -> a violation, in control, or None (not scored)
+RunScorer = Callable[[str, str, RunTrace | None], Violation | InControl | None]
 
 
 @dataclass
@@ -92,6 +92,7 @@ class MonitorConfig:
     max_retries: int = 20
     write_batch_rows: int = 20_000  # readings per write transaction at most
     max_queued_rows: int = 400_000  # decided, unwritten readings at most: decisions wait beyond (backpressure)
+    sync_s: float = 0.25  # how often operator actions made by other processes (API, CLI) are taken over
     max_run_samples: int = 500_000  # samples of one run kept for run-level scoring (longer: not scored)
     alarm_policy: AlarmPolicy = field(default_factory=AlarmPolicy)
 
@@ -297,9 +298,10 @@ class Monitor:
     ``on_alarm(alarm) -> str | None`` is called (in a worker thread, after the alarm is stored)
     for every newly raised alarm; a returned text is saved as the alarm's diagnosis, so it is
     waiting when the engineer opens the alarm (the agents room plugs the fault assistant in here).
-    ``run_scorers``: run-level models, each ``scorer(chamber_id, run_id, trace) -> Violation | None``
-    called once per completed run (``trace``: the run as the stream delivered it, None if it was
-    not seen whole), e.g. :class:`fabmind.monitor.run_models.FdcRunScorer`.
+    ``run_scorers``: run-level models, each ``scorer(chamber_id, run_id, trace)`` called once per
+    completed run (``trace``: the run as the stream delivered it, None if it was not seen whole)
+    returning a :class:`Violation`, :class:`InControl` (clears that model's open alarm) or None
+    (not scored), e.g. :class:`fabmind.monitor.run_models.FdcRunScorer`.
     """
 
     def __init__(
@@ -334,7 +336,8 @@ class Monitor:
         self._dirty: dict[str, int] = {}  # alarm id -> changes handed to the writer, not yet committed
         self._writer: _Writer | None = None  # while run() is active
         self._abandon_on_stop = False
-        self._reader = None
+        self._reader: Any = None  # DB-API connection for the decide stage's reads
+        self._synced_at = -1e9
         self._diagnose = ThreadPoolExecutor(max_workers=1, thread_name_prefix="diagnosis") if on_alarm else None
         self._run_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="run-scoring") if run_scorers else None
         self._run_tasks: set[asyncio.Task] = set()
@@ -383,10 +386,21 @@ class Monitor:
                 out.append(ValidatedMessage(source, m.key, ReadingBatch.empty(), [item]))
         return out
 
-    def _read_connection(self):
-        if self._reader is None or self._reader.closed:
-            self._reader = self.engine.connect()
-        return self._reader
+    def _stored_or_synced(self, keys: set[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which ``keys`` the ledger holds (a plain read on a DB-API connection of its own); every
+        ``sync_s`` also takes over operator actions made by other processes."""
+        if self._reader is None:
+            self._reader = self.engine.raw_connection()
+        try:
+            stored = {(s, k) for s, ks in _by_source(keys).items() for k in self.sink.known_keys(self._reader, s, ks)}
+        finally:
+            self._reader.rollback()  # end the read snapshot (SQLite autocommit: a no-op)
+        now = time.monotonic()
+        if now - self._synced_at >= self.config.sync_s and self.alarms.open:
+            with self.engine.connect() as conn:
+                self._sync_operator_actions(conn)
+            self._synced_at = now
+        return stored
 
     def decide(self, messages: Sequence[RawMessage], source: str = "mqtt") -> tuple[list[_Decided], _AlarmChange | None]:
         """Validate and score a batch; returns the messages to write and the alarm transitions to
@@ -395,10 +409,7 @@ class Monitor:
         keys = {(m.source, m.msg_key) for m in validated if m.msg_key and len(m.readings)}
         snapshot = self._snapshot()
         try:
-            conn = self._read_connection()
-            with conn.begin():
-                stored = {(s, k) for s, ks in _by_source(keys).items() for k in self.sink.known_keys(conn, s, ks)}
-                self._sync_operator_actions(conn)
+            stored = self._stored_or_synced(keys)
             decided, baselines = self._score_all(messages, validated, stored)
         except Exception:
             self._rollback(snapshot)
@@ -658,7 +669,7 @@ class Monitor:
         return report
 
     # ------------------------------------------------------------------ run-level models
-    def _evaluate_runs(self, finished: list[tuple[str, str, RunTrace | None]]) -> list[Violation]:
+    def _evaluate_runs(self, finished: list[tuple[str, str, RunTrace | None]]) -> list[Violation | InControl]:
         """Call every run scorer on every finished run (thread-safe: touches no monitor state but stats)."""
         out = []
         for chamber_id, run_id, trace in finished:
@@ -676,9 +687,12 @@ class Monitor:
             self.stats.runs_scored += 1
         return out
 
-    def _apply_run_violations(self, violations: list[Violation]) -> None:
-        for v in violations:
-            self.alarms.violation(v)
+    def _apply_run_violations(self, results: list[Violation | InControl]) -> None:
+        for v in results:
+            if isinstance(v, InControl):
+                self.alarms.normal(v.chamber_id, v.source, v.code, v.ts)
+            else:
+                self.alarms.violation(v)
         records, events, raised = self.alarms.drain()
         if records or events:
             self._hand_over(_AlarmChange(self._take_repeats(records), events, [], raised, {}))
@@ -743,6 +757,7 @@ class Monitor:
         unwritten is acknowledged (the broker re-delivers it to the restarted monitor).
         """
         loop = asyncio.get_running_loop()
+        self._synced_at = -1e9  # take over operator actions on the first batch
         writer = self._writer = _Writer(self, loop)
         self._ack = source.ack
         halt = asyncio.Event()  # the caller's stop, or the writer gave up

@@ -14,10 +14,12 @@ fab's defects so that every inspected glass carries the pattern of the faults it
   that no fault leaves (only used to test novelty detection). Every map gets random background
   particles and now and then a short handling scratch; rings and donuts may be partial arcs;
   rotation-invariant patterns get a random orientation.
-* :func:`apply_patterns` — post-processing of a :class:`~fabmind.sim.SimResult`: re-places the AOI
-  defects of every inspected substrate from the ground truth (which faults touched it, how strongly),
-  deterministically from the seed. Yields are left as the simulator computed them (the extra map
-  defects are read as sub-killer AOI detections).
+* :func:`apply_patterns` — post-processing of a :class:`~fabmind.sim.SimResult` that
+  :func:`fabmind.sim.simulate` runs by default (``defect_maps=True``): re-places the AOI defects of
+  every inspected substrate from the ground truth (which faults touched it, how strongly),
+  deterministically from the seed, with realistic counts (``DEFECTS_PER_STRENGTH``). Yields are left as
+  the simulator computed them from its killer defects (the map holds every AOI detection, killers
+  and sub-killers).
 
 Shapes live in unit coordinates ``u, v`` in ``[-1, 1]``; the *radius* is Chebyshev
 (``max(|u|, |v|)``) on glass, so rings follow the rectangle, and Euclidean on wafers.
@@ -371,16 +373,17 @@ def apply_patterns(result, seed: int = 0, defects_per_strength: float = DEFECTS_
     ci = np.concatenate(cls_idx) if cls_idx else np.zeros(0, int)
     base = np.array([SIZE_UM.get(c, 5.0) for c in classes])[ci] if classes else np.zeros(0)
     size = np.maximum(np.round(base * rng.lognormal(0, 0.4, own.size), 2), 0.01).tolist()
-    counts = np.bincount(own, minlength=len(aoi))
-    first = np.concatenate([[0], np.cumsum(counts)[:-1]]) if len(aoi) else np.zeros(0, int)
+    counts = np.bincount(own, minlength=len(aoi)).tolist()
+    cls_all = [classes[c] for c in ci.tolist()]
     defects = []
-    for j in range(own.size):  # owner blocks are contiguous: per-substrate numbers from the block start
-        k = int(own[j])
-        ins = aoi[k]
-        defects.append(new_defect(defect_id=f"D-{ins.substrate_id}-{j - first[k] + 1:04d}",
-                                  inspection_id=ins.inspection_id, substrate_id=ins.substrate_id,
-                                  defect_class=classes[ci[j]], x_mm=x_all[j], y_mm=y_all[j], size_um=size[j]))
-    n_of = {ins.inspection_id: int(counts[k]) for k, ins in enumerate(aoi)}
+    j = 0
+    for k, ins in enumerate(aoi):  # owner blocks are contiguous, in inspection order
+        prefix, iid, sid = f"D-{ins.substrate_id}-", ins.inspection_id, ins.substrate_id
+        for n in range(1, counts[k] + 1):
+            defects.append(new_defect(defect_id=f"{prefix}{n:04d}", inspection_id=iid, substrate_id=sid,
+                                      defect_class=cls_all[j], x_mm=x_all[j], y_mm=y_all[j], size_um=size[j]))
+            j += 1
+    n_of = {ins.inspection_id: counts[k] for k, ins in enumerate(aoi)}
     inspections = [i.model_copy(update={"defect_count": n_of[i.inspection_id]}) if i.inspection_id in n_of else i
                    for i in batch.inspections]
     new_batch = replace(batch, defects=defects, inspections=inspections)
