@@ -61,14 +61,18 @@ async def publish(root: str, n_rounds: int, msgs_per_s: float, seed: int, prefix
 
     g = generator(root, seed)
     sent = 0
+    messages = g.messages(n_rounds, SAMPLES, live=True, msg_prefix=prefix)
     async with aiomqtt.Client(HOST, PORT, identifier=f"bench-pub-{uuid.uuid4().hex[:6]}", clean_session=True) as c:
         t0 = time.time()
-        for topic, payload in g.messages(n_rounds, SAMPLES, live=True, msg_prefix=prefix):
-            if msgs_per_s > 0:
+        while True:
+            if msgs_per_s > 0:  # wait for the message's turn first: its 'sent' stamp is taken when it is made
                 due = t0 + sent / msgs_per_s
                 if due > time.time():
                     await asyncio.sleep(due - time.time())
-            await c.publish(topic, payload, qos=1)
+            item = next(messages, None)
+            if item is None:
+                break
+            await c.publish(item[0], item[1], qos=1)
             sent += 1
         return {"t_first": t0, "t_last": time.time(), "messages": sent}
 

@@ -26,6 +26,9 @@ class CountingEmbedder:
         self.encoded += len(texts)
         return self.inner.encode(texts)
 
+    def encode_query(self, text):  # queries are not counted
+        return self.inner.encode([text])[0]
+
 
 def _doc(doc_id: str, pump: str) -> Document:
     return Document(doc_id=doc_id, title=doc_id, kind="manual", content=(

@@ -94,7 +94,6 @@ class LabelledSet:
     root_causes: dict[str, int] = field(default_factory=dict)  # root cause text -> verdicts
     alarmed_runs: set[str] = field(default_factory=set)  # every run the active model alarmed on
     reviewed_runs: dict[str, str] = field(default_factory=dict)  # run id -> verdict, for the reviewed alarms
-    lead_of: dict[str, str] = field(default_factory=dict)  # alarmed run id -> the sensor leading its alarm
 
     @property
     def model(self) -> str:
@@ -207,7 +206,6 @@ def label_nuisance(sets: dict[tuple[str, str], LabelledSet], nuisance: dict[str,
         key = (run.chamber_id, run.recipe_id)
         ls = sets.setdefault(key, LabelledSet(run.chamber_id, run.recipe_id))
         ls.alarmed_runs.add(a.run_id)
-        ls.lead_of[a.run_id] = _leading_sensor(a)
         if a.run_id in ls.reviewed_runs:
             continue
         t = utc(run.start)
@@ -221,7 +219,6 @@ def label_nuisance(sets: dict[tuple[str, str], LabelledSet], nuisance: dict[str,
         ls = sets.get((run.chamber_id, run.recipe_id)) if run is not None and run.chamber_id in nuisance else None
         if ls is not None:
             ls.alarmed_runs.add(a.run_id)
-            ls.lead_of.setdefault(a.run_id, _leading_sensor(a))
 
 
 def labelled_sets(verdicts: pd.DataFrame, alarms: Sequence[Any], runs: dict[str, Run], propagate: bool = True,
@@ -270,7 +267,6 @@ def labelled_sets(verdicts: pd.DataFrame, alarms: Sequence[Any], runs: dict[str,
         run = runs.get(a.run_id or "")
         if run is not None and (run.chamber_id, run.recipe_id) in sets:
             sets[(run.chamber_id, run.recipe_id)].alarmed_runs.add(a.run_id)
-            sets[(run.chamber_id, run.recipe_id)].lead_of[a.run_id] = _leading_sensor(a)
     if propagate:
         _propagate(sets, signatures, alarms, runs, episode_gap)
     return sets
@@ -352,15 +348,17 @@ def sensitivity(model: Any, normal: pd.DataFrame, spread: pd.Series, sigmas: flo
 
 
 def evaluate(model: Any, normal: pd.DataFrame, faulty: pd.DataFrame, spread: pd.Series | None = None,
-             exclude: Sequence[str] = (), active: Any = None) -> Evaluation:
+             exclude: Sequence[str] = (), active: Any = None, synthetic_on: pd.DataFrame | None = None) -> Evaluation:
     """False-alarm rate on ``normal`` runs, detection rate on ``faulty`` runs (indicator tables), and
-    the synthetic-fault ``sensitivity`` (on the sensors not in ``exclude``) when ``spread`` is given;
-    with ``active``, the active model's detection and sensitivity on the same runs (paired)."""
+    the synthetic-fault ``sensitivity`` (on the sensors not in ``exclude``, stepping the runs of
+    ``synthetic_on``, default ``normal``) when ``spread`` is given; with ``active``, the active model's
+    detection and sensitivity on the same runs (paired)."""
     active = model if active is None else active
+    base_runs = normal if synthetic_on is None else synthetic_on
     sens = act = float("nan")
     if spread is not None:
-        sens = sensitivity(model, normal, spread, exclude=exclude, paired=active if active is not model else None)
-        act = sens if active is model else sensitivity(active, normal, spread, exclude=exclude, paired=model)
+        sens = sensitivity(model, base_runs, spread, exclude=exclude, paired=active if active is not model else None)
+        act = sens if active is model else sensitivity(active, base_runs, spread, exclude=exclude, paired=model)
     detection = _alarm_rate(model, faulty)
     return Evaluation(_alarm_rate(model, normal), detection, len(normal), len(faulty), sens, act,
                       detection if active is model else _alarm_rate(active, faulty))
@@ -518,6 +516,23 @@ def _desensitized(active: Any, X: pd.DataFrame, ls: LabelledSet, holdout_start: 
     return _refit(active, fdc, X.loc[ids], weights), ids
 
 
+def _quieted(active: Any, X: pd.DataFrame, sensors: Sequence[str]) -> pd.DataFrame:
+    """``X`` with the features of ``sensors`` set to the active model's expectation: runs on which a
+    flaky sensor read normal, to step the *other* sensors of (each model then alarms only on the step)."""
+    from fabmind.models.anomaly.alarms import sensor_of
+
+    cols = [c for c in X.columns if sensor_of(str(c)) in set(sensors)]
+    if not cols or X.empty:
+        return X
+    out = X.copy()
+    if hasattr(active, "expected") and hasattr(active, "indicator_features_"):
+        out[cols] = active.expected(X[list(active.feature_names_in_)])[cols].to_numpy()
+    elif hasattr(active, "mean_"):
+        mean = pd.Series(np.asarray(active.mean_), index=list(active.feature_names_in_))
+        out[cols] = np.broadcast_to(mean[cols].to_numpy(), (len(X), len(cols)))
+    return out
+
+
 def _yardstick(active: Any, X: pd.DataFrame) -> pd.Series:
     """The active model's normal spread of every feature, the one step size for all candidates'
     synthetic faults: the residual spread of a context-adjusted model, the (unweighted) training
@@ -567,17 +582,19 @@ def retrain_model(store: Any, registry: Any, ls: LabelledSet, now: datetime,
     normal, faulty = X.loc[normal_ids], X.loc[fault_ids]
     spread = _yardstick(active, X)
     base = evaluate(active, normal, faulty, spread)
-    # nuisance candidates are judged on the other sensors, and on the confirmed faults the active model
-    # did not catch through the nuisance sensor alone
+    # nuisance candidates are judged on the other sensors: synthetic steps and confirmed faults with the
+    # nuisance sensors reading as expected, for them and the active model alike (a fault the active model
+    # caught only through a spike of the flaky sensor is no evidence either way)
     noisy = tuple(n.sensor for n in nuisance)
-    faulty_other = X.loc[[r for r in fault_ids if ls.lead_of.get(r) not in noisy]]
+    quieted, faulty_quieted = _quieted(active, normal, noisy), _quieted(active, faulty, noisy)
     fitted, evals, trained_on = {}, {}, {}
     for strategy in config.strategies:
         if strategy in ("desensitize", "drop"):
             made = _desensitized(active, X, ls, holdout_start, d, config, fdc, nuisance, strategy == "drop")
             if made is not None:
                 fitted[strategy], trained_on[strategy] = made
-                evals[strategy] = evaluate(made[0], normal, faulty_other, spread, exclude=noisy, active=active)
+                evals[strategy] = evaluate(made[0], normal, faulty_quieted, spread, exclude=noisy, active=active,
+                                           synthetic_on=quieted)
             continue
         if strategy in ("relimit", "recenter"):
             make = _relimited if strategy == "relimit" else _recentered
