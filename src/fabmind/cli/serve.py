@@ -20,6 +20,7 @@ def serve(
     host: str = typer.Option("", help="bind address (default FABMIND_API_HOST or 127.0.0.1)"),
     port: int = typer.Option(0, help="port (default FABMIND_API_PORT or 8000)"),
     db: str = typer.Option("", "--db", help="database URL (default FABMIND_DB_URL)"),
+    access_log: bool = typer.Option(True, help="log every request (turn off to save CPU under heavy load)"),
 ) -> None:
     """Serve the API and the dashboard."""
     import uvicorn
@@ -29,7 +30,8 @@ def serve(
 
     settings = Settings(**({"db_url": db} if db else {}))
     app = create_app(settings)
-    uvicorn.run(app, host=host or settings.api_host, port=port or settings.api_port, log_level="info")
+    uvicorn.run(app, host=host or settings.api_host, port=port or settings.api_port, log_level="info",
+                access_log=access_log)
 
 
 def ensure_demo_admin(store) -> tuple[str, str]:
