@@ -29,7 +29,9 @@ end to end through the yield report.
    c. The default fault plan (30 days, seeds 1 and 2: 26 concurrent faults): ``in_report`` = the report
       names the fault's pattern with its chamber; ``chamber_top1`` = the first map pattern the report
       states for the fault's chamber is the fault's pattern. Both placements.
-   d. Why sparse maps fail (``sparse_diagnosis``): per-glass recall on the sparse maps of seed 1 (every
+   d. ``healthy_fabs``: three demo fabs with no fault (10 days, seeds 200-202): every defect-map finding
+      of their reports is a false one.
+   e. Why sparse maps fail (``sparse_diagnosis``): per-glass recall on the sparse maps of seed 1 (every
       map classified), and maps drawn from the training shapes at the same defect counts, and at ten
       times those counts.
 """
@@ -193,6 +195,20 @@ def default_plan_runs(classifier, seeds, defect_maps: bool, days: float = 30.0) 
             "chamber_top1": float(np.mean([r["chamber_top1"] for r in rows])), "faults": rows}
 
 
+def healthy_runs(classifier, seeds, days: float = 10.0) -> dict:
+    """False findings: demo fabs with no fault at all; every defect-map finding of their reports is false."""
+    from fabmind.sim import simulate
+
+    rows = []
+    for seed in seeds:
+        result = simulate(days=days, seed=seed, scale="demo", faults=None)
+        report, seconds = yield_report(result, classifier, days)
+        rows.append({"seed": seed, "findings": [list(x) for x in findings_in(report.text())],
+                     "report_seconds": round(seconds, 2)})
+        print(f"  healthy fab seed {seed}: {len(rows[-1]['findings'])} map findings ({seconds:.0f} s)", flush=True)
+    return {"n_fabs": len(rows), "false_findings": sum(len(r["findings"]) for r in rows), "fabs": rows}
+
+
 def sparse_diagnosis(classifier, seed: int = 1) -> dict:
     """Per-glass pattern recall on the simulator's sparse maps, against training-shape maps at the same counts."""
     from fabmind.sim import simulate
@@ -306,6 +322,8 @@ def main() -> None:
     print("end to end: default fault plan…", flush=True)
     plan = default_plan_runs(product, seeds, defect_maps=True)
     plan_sparse = default_plan_runs(product, seeds, defect_maps=False)
+    print("healthy fabs (false findings)…", flush=True)
+    healthy = healthy_runs(product, (200,) if args.quick else (200, 201, 202))
     print("why sparse maps fail…", flush=True)
     diag = sparse_diagnosis(product)
     result = {
@@ -320,7 +338,7 @@ def main() -> None:
         "baseline_commonality_top1_chamber": single["baseline_commonality_top1_chamber"],
         "end_to_end_single_faults": single, "end_to_end_single_faults_sparse_maps": single_sparse,
         "end_to_end_default_plan": plan, "end_to_end_default_plan_sparse_maps": plan_sparse,
-        "sparse_diagnosis": diag, "quick": bool(args.quick),
+        "healthy_fabs": healthy, "sparse_diagnosis": diag, "quick": bool(args.quick),
         "published": "WM-811K (real wafer maps) CNNs report ~0.95-0.99 accuracy; not comparable (simulated maps, "
                      "other classes, glass and wafers)",
     }
@@ -341,6 +359,8 @@ def main() -> None:
          plan_sparse["in_report"], None),
         (f"default plan ({n2} faults): first pattern stated for the chamber right (maps / sparse)",
          plan["chamber_top1"], plan_sparse["chamber_top1"], None),
+        (f"healthy demo fabs ({healthy['n_fabs']}): defect-map findings in the report (all false)",
+         healthy["false_findings"], None, None),
         ("sparse maps: per-glass pattern recall (sparse / training shapes at same counts)", diag["recall_patterned"],
          float(np.mean([v["recall_training_shapes_same_counts"] for v in diag["per_pattern"].values()])), None),
     ]

@@ -122,3 +122,41 @@ def test_yield_bad_input_and_virtual_metrology():
     assert err < 0.5 * thickness.std()
     with pytest.raises(ModelError, match="finite"):
         VirtualMetrologyModel().fit(X, np.full(len(X), np.nan))
+
+
+def test_context_encoding_is_cross_fitted_and_helps():
+    from fabmind.models.quality_context import ContextEncoder
+
+    rng = np.random.default_rng(3)
+    n = 900
+    coil = rng.integers(0, 30, n)
+    coil_kind = rng.integers(0, 3, 30)  # each coil mostly repeats one defect kind
+    kind = np.where(rng.random(n) < 0.7, coil_kind[coil], rng.integers(0, 3, n))
+    X = pd.DataFrame({"coil": coil, "size": rng.normal(size=n) + 0.6 * kind, "lum": rng.normal(size=n)})
+    y = np.array(["bump", "scratch", "stain"])[kind]
+    tr, te = slice(0, 600), slice(600, None)
+    plain = DefectClassifier(n_estimators=100, num_leaves=7, calibration="none").fit(X[["size", "lum"]][tr], y[tr])
+    ctx = DefectClassifier(n_estimators=100, num_leaves=7, context=[("coil",)]).fit(X[tr], y[tr])
+    acc_plain = (plain.predict(X[["size", "lum"]][te]) == y[te]).mean()
+    acc_ctx = (ctx.predict(X[te]) == y[te]).mean()
+    assert acc_ctx > acc_plain + 0.1, (acc_ctx, acc_plain)
+    assert any(c.feature.startswith("ctx(coil)=") for c in ctx.explain(X[te].iloc[:5])[0].contributions)
+    # a context unique to each row carries no label of its own row into training (cross-fitting)
+    enc = ContextEncoder([("row",)], 3, alpha=5.0)
+    out = enc.fit_transform(pd.DataFrame({"row": np.arange(60)}), kind[:60])
+    assert np.allclose(out.iloc[:, :3].to_numpy(), enc.prior_) and (out.iloc[:, 3] == 0).all()
+
+
+def test_context_bad_input_and_round_trip(tmp_path):
+    rng = np.random.default_rng(4)
+    X = pd.DataFrame({"coil": rng.integers(0, 5, 120), "size": rng.normal(size=120)})
+    y = np.where(X["size"] > 0, "a", "b")
+    with pytest.raises(ModelError, match=r"context columns \['grade'\]"):
+        DefectClassifier(n_estimators=20, context=[("coil", "grade")]).fit(X, y)
+    with pytest.raises(ModelError, match="alpha"):
+        DefectClassifier(n_estimators=20, context=[("coil",)], context_alpha=0).fit(X, y)
+    m = DefectClassifier(n_estimators=20, context=[("coil",)]).fit(X, y)
+    unseen = X.assign(coil=99)  # a coil never seen in training: prior frequencies, still a prediction
+    assert m.predict_proba(unseen).shape == (120, 2)
+    back = SmallModel.load(m.save(tmp_path / "ctx.pkl"))
+    assert np.allclose(back.predict_proba(X), m.predict_proba(X))

@@ -191,8 +191,8 @@ def test_alarm_transitions_do_not_wait_for_a_long_readings_backlog(live_store, g
         order.append(("readings", rep.messages))
         return rep, fresh
 
-    def alarms(change):
-        real_alarms(change)
+    def alarms(change, conn=None):
+        real_alarms(change, conn)
         order.append(("alarm", len(change.raised)))
 
     mon.sink.write, mon._commit_alarms = write, alarms

@@ -21,7 +21,7 @@ from fabmind.agents.tools import Evidence, Toolbox, ToolDeps
 SECTION_TITLES = ("Summary", "Affected products and lots", "Root causes", "Recommended actions", "Open questions")
 MAX_SUSPECTS = 3  # chambers from the commonality causes
 MAX_PATTERN_SUSPECTS = 2  # more chambers, from the defect-map findings not already suspected
-MAX_PATTERN_LINES = 12  # findings asked for (and listed): suspects look their chamber up among them
+MAX_PATTERN_LINES = 20  # findings asked for and listed (each one passed the test); suspects look theirs up here
 
 
 def run_yield_plan(days: float, toolbox: Toolbox, deps: ToolDeps, evidence: Evidence) -> tuple[list[Section], list[Diagnosis]]:

@@ -348,17 +348,23 @@ def sensitivity(model: Any, normal: pd.DataFrame, spread: pd.Series, sigmas: flo
 
 
 def evaluate(model: Any, normal: pd.DataFrame, faulty: pd.DataFrame, spread: pd.Series | None = None,
-             exclude: Sequence[str] = (), active: Any = None, synthetic_on: pd.DataFrame | None = None) -> Evaluation:
+             exclude: Sequence[str] = (), active: Any = None, synthetic_on: pd.DataFrame | None = None,
+             fallback: pd.DataFrame | None = None) -> Evaluation:
     """False-alarm rate on ``normal`` runs, detection rate on ``faulty`` runs (indicator tables), and
     the synthetic-fault ``sensitivity`` (on the sensors not in ``exclude``, stepping the runs of
     ``synthetic_on``, default ``normal``) when ``spread`` is given; with ``active``, the active model's
-    detection and sensitivity on the same runs (paired)."""
+    detection and sensitivity on the same runs (paired). When the active model is quiet on none of
+    them (it alarms on every hold-out run), it is measured on ``fallback`` (its training runs) and the
+    model on the runs it is quiet on: as sensitive on the new normal as the active one was on the old."""
     active = model if active is None else active
     base_runs = normal if synthetic_on is None else synthetic_on
     sens = act = float("nan")
     if spread is not None:
         sens = sensitivity(model, base_runs, spread, exclude=exclude, paired=active if active is not model else None)
         act = sens if active is model else sensitivity(active, base_runs, spread, exclude=exclude, paired=model)
+        if not np.isfinite(act) and fallback is not None and not fallback.empty:
+            act = sensitivity(active, fallback, spread, exclude=exclude)
+            sens = act if active is model else sensitivity(model, base_runs, spread, exclude=exclude)
     detection = _alarm_rate(model, faulty)
     return Evaluation(_alarm_rate(model, normal), detection, len(normal), len(faulty), sens, act,
                       detection if active is model else _alarm_rate(active, faulty))
@@ -449,15 +455,18 @@ def deviations(model: Any, X: pd.DataFrame) -> pd.DataFrame:
 
 
 def _training_ids(active: Any, d: _ModelData, ls: LabelledSet, fdc: FdcConfig) -> list[str]:
-    """The runs the active model was trained on: its metadata window, else the first ``train_days``."""
+    """The runs the active model was trained on: its metadata window; else (a model trained without
+    one) the ``n_train`` runs before its first alarm -- runs it was trained on or passed."""
     meta = getattr(active, "metadata_", None)
+    runs = [r for r in d.runs if r.run_id in d.X.index and r.run_id not in ls.true_fault_runs]
     if meta is not None and meta.train_start and meta.train_end:
         lo, hi = utc(pd.Timestamp(meta.train_start).to_pydatetime()), utc(pd.Timestamp(meta.train_end).to_pydatetime())
-    else:
-        lo = utc(d.runs[0].start)
-        hi = lo + timedelta(days=fdc.train_days)
-    return [r.run_id for r in d.runs if lo <= utc(r.start) < hi and r.run_id in d.X.index
-            and r.run_id not in ls.true_fault_runs]
+        return [r.run_id for r in runs if lo <= utc(r.start) < hi]
+    flagged = [utc(r.start) for r in d.runs if r.run_id in ls.alarmed_runs or r.run_id in ls.false_alarm_runs]
+    first = min(flagged) if flagged else utc(d.runs[-1].start) + timedelta(seconds=1)
+    before = [r.run_id for r in runs if utc(r.start) < first]
+    n = meta.n_train if meta is not None and meta.n_train else fdc.min_train_runs
+    return before[-n:]
 
 
 def nuisance_weights(active: Any, X: pd.DataFrame, ls: LabelledSet, holdout_start: datetime, d: _ModelData,
@@ -581,7 +590,8 @@ def retrain_model(store: Any, registry: Any, ls: LabelledSet, now: datetime,
     fault_ids = [r for r in X.index if r in ls.true_fault_runs]
     normal, faulty = X.loc[normal_ids], X.loc[fault_ids]
     spread = _yardstick(active, X)
-    base = evaluate(active, normal, faulty, spread)
+    trained = X.loc[_training_ids(active, d, ls, fdc)]  # where the active model is surely quiet: the fallback
+    base = evaluate(active, normal, faulty, spread, fallback=trained)
     # nuisance candidates are judged on the other sensors: synthetic steps and confirmed faults with the
     # nuisance sensors reading as expected, for them and the active model alike (a fault the active model
     # caught only through a spike of the flaky sensor is no evidence either way)
@@ -594,13 +604,14 @@ def retrain_model(store: Any, registry: Any, ls: LabelledSet, now: datetime,
             if made is not None:
                 fitted[strategy], trained_on[strategy] = made
                 evals[strategy] = evaluate(made[0], normal, faulty_quieted, spread, exclude=noisy, active=active,
-                                           synthetic_on=quieted)
+                                           synthetic_on=quieted, fallback=trained)
             continue
         if strategy in ("relimit", "recenter"):
             make = _relimited if strategy == "relimit" else _recentered
             model = make(active, X, ls, holdout_start, d, config)
             if model is not None:
-                fitted[strategy], evals[strategy] = model, evaluate(model, normal, faulty, spread, active=active)
+                fitted[strategy] = model
+                evals[strategy] = evaluate(model, normal, faulty, spread, active=active, fallback=trained)
             continue
         ids = _candidate_runs(strategy, d, ls, holdout_start, config, fdc)
         if len(ids) < config.min_train_runs:
@@ -612,7 +623,7 @@ def retrain_model(store: Any, registry: Any, ls: LabelledSet, now: datetime,
         else:
             model.fit(X.loc[ids])
         fitted[strategy], trained_on[strategy] = model, ids
-        evals[strategy] = evaluate(model, normal, faulty, spread, active=active)
+        evals[strategy] = evaluate(model, normal, faulty, spread, active=active, fallback=trained)
     if not fitted:
         return RetrainDecision(name, scope, mv.version, base, {}, None, None, False,
                                "no candidate had enough normal runs to train on")

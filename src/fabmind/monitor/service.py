@@ -28,6 +28,7 @@ started) and its readings are stored, off the event loop.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import threading
 import time
@@ -60,15 +61,23 @@ STREAM_SOURCE, STREAM_CODE = "stream.ewma_cusum", "FDC-STREAM"
 RunScorer = Callable[[str, str, RunTrace | None], Violation | InControl | None]
 
 
+def _recent() -> deque[float]:
+    return deque(maxlen=100_000)  # the latest figures only: a monitor runs for months
+
+
 @dataclass
 class MonitorStats:
     batches: int = 0
     report: IngestReport = field(default_factory=lambda: IngestReport(source="monitor"))
     alarms_raised: int = 0
-    alarm_latency_ms: list[float] = field(default_factory=list)  # publish (payload 'sent') -> alarm committed
-    decision_latency_ms: list[float] = field(default_factory=list)  # publish -> scored, alarms committed
-    store_latency_ms: list[float] = field(default_factory=list)  # publish -> readings committed
+    alarm_latency_ms: deque[float] = field(default_factory=_recent)  # publish (payload 'sent') -> alarm committed
+    decision_latency_ms: deque[float] = field(default_factory=_recent)  # publish -> scored, alarms committed
+    store_latency_ms: deque[float] = field(default_factory=_recent)  # publish -> readings committed
     write_failures: int = 0
+    # CPU time (thread time, so independent of other processes' load) of the latency-critical steps
+    decide_cpu_ms: deque[float] = field(default_factory=_recent)  # per decided batch
+    alarm_commit_cpu_ms: deque[float] = field(default_factory=_recent)  # per alarm transaction
+    write_cpu_ms_per_message: deque[float] = field(default_factory=_recent)  # per readings transaction
     scoring_errors: int = 0
     runs_scored: int = 0
     runs_unscored: int = 0  # finished runs the stream did not carry whole (monitor started mid-run ...)
@@ -93,6 +102,11 @@ class MonitorConfig:
     write_batch_rows: int = 20_000  # readings per write transaction at most
     max_queued_rows: int = 400_000  # decided, unwritten readings at most: decisions wait beyond (backpressure)
     sync_s: float = 0.25  # how often operator actions made by other processes (API, CLI) are taken over
+    # while run() is active, what is loaded (modules, models) is frozen out of the cyclic GC: full
+    # collections over the whole process stalled decisions for 50-200 ms (measured with gc.callbacks
+    # in bench/live.py's paced phase); gc_young_threshold optionally changes how often gen 0 is collected
+    gc_freeze: bool = True
+    gc_young_threshold: int | None = None
     max_run_samples: int = 500_000  # samples of one run kept for run-level scoring (longer: not scored)
     alarm_policy: AlarmPolicy = field(default_factory=AlarmPolicy)
 
@@ -241,12 +255,17 @@ class _Writer:
                         rows += len(self.units[0].msg.readings)
                         group.append(self.units.popleft())
             try:
+                cpu0 = time.thread_time()
                 if job is not None:
-                    self._retrying(lambda: m._commit_alarms(job), "alarm transitions")
+                    with m._db_lock:
+                        self._retrying(lambda: m._commit_alarms(job), "alarm transitions")
+                    m.stats.alarm_commit_cpu_ms.append((time.thread_time() - cpu0) * 1e3)
                     self.loop.call_soon_threadsafe(self._alarms_done, job, m.clock())
                 else:
-                    done = self._retrying(lambda: m.write(group, stop_early=lambda: bool(self.alarm_jobs)),
-                                          f"{len(group)} messages")
+                    with m._db_lock:
+                        done = self._retrying(lambda: m.write(group, stop_early=lambda: bool(self.alarm_jobs)),
+                                              f"{len(group)} messages")
+                    m.stats.write_cpu_ms_per_message.append((time.thread_time() - cpu0) * 1e3 / max(done, 1))
                     written, rest = group[:done], group[done:]
                     with self.cond:
                         self.units.extendleft(reversed(rest))
@@ -337,6 +356,8 @@ class Monitor:
         self._writer: _Writer | None = None  # while run() is active
         self._abandon_on_stop = False
         self._reader: Any = None  # DB-API connection for the decide stage's reads
+        self._alarm_conn: Any = None  # the loop's connection for alarm transitions while the writer is idle
+        self._db_lock = threading.Lock()  # one writer at a time in this process: writer thread or loop
         self._synced_at = -1e9
         self._diagnose = ThreadPoolExecutor(max_workers=1, thread_name_prefix="diagnosis") if on_alarm else None
         self._run_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="run-scoring") if run_scorers else None
@@ -405,6 +426,7 @@ class Monitor:
     def decide(self, messages: Sequence[RawMessage], source: str = "mqtt") -> tuple[list[_Decided], _AlarmChange | None]:
         """Validate and score a batch; returns the messages to write and the alarm transitions to
         commit now (None if none). Writes nothing; on error the monitor's state is as before."""
+        cpu0 = time.thread_time()
         validated = self._validate(messages, source)
         keys = {(m.source, m.msg_key) for m in validated if m.msg_key and len(m.readings)}
         snapshot = self._snapshot()
@@ -431,6 +453,7 @@ class Monitor:
         if change is None:  # decided (with an alarm change, when that is committed: see _alarms_committed)
             now = self.clock()
             self.stats.decision_latency_ms.extend((now - d.msg.sent) * 1e3 for d in decided if d.msg.sent is not None)
+        self.stats.decide_cpu_ms.append((time.thread_time() - cpu0) * 1e3)
         return decided, change
 
     def _take_repeats(self, records: list[AlarmRecord]) -> list[AlarmRecord]:
@@ -554,24 +577,55 @@ class Monitor:
             self.alarms.normal(r.chamber_id, STREAM_SOURCE, STREAM_CODE, datetime.fromtimestamp(self.clock(), UTC))
 
     # ------------------------------------------------------------------ alarm transitions
-    def _commit_alarms(self, change: _AlarmChange) -> None:
+    def _commit_alarms(self, change: _AlarmChange, conn: Any = None) -> None:
         """One transaction: the changed alarms as they are now, their events, new chart baselines."""
-        with self.sink.transaction() as conn:
-            repo.write_alarm_changes(conn, change.records, change.events)
-            repo.write_baselines(conn, change.baselines)
+        if conn is None:
+            with self.sink.transaction() as conn:
+                self._commit_alarms(change, conn)
+            return
+        if not conn.in_transaction():
+            with conn.begin():
+                self._commit_alarms(change, conn)
+            return
+        repo.write_alarm_changes(conn, change.records, change.events)
+        repo.write_baselines(conn, change.baselines)
+
+    def _alarm_connection(self) -> Any:
+        if self._alarm_conn is None or self._alarm_conn.closed:
+            conn = self.engine.connect()
+            if conn.dialect.name == "sqlite":
+                conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+            self._alarm_conn = conn
+        return self._alarm_conn
 
     def _hand_over(self, change: _AlarmChange) -> None:
-        """Commit now (no writer running) or queue for the writer thread (first in its line)."""
+        """Commit now (no writer running, or the writer is between transactions with no alarm
+        transition waiting: the loop commits on its own connection) or queue for the writer thread
+        (first in its line; it ends its readings transaction at the next message boundary)."""
         if self._writer is None:
             self._commit_alarms(change)
             self._alarms_committed(change, self.clock())
             return
+        if not self._writer.alarm_jobs and self._db_lock.acquire(blocking=False):
+            cpu0 = time.thread_time()
+            try:
+                self._commit_alarms(change, self._alarm_connection())
+                committed = True
+            except Exception:  # e.g. locked by another process: the writer retries it
+                log.exception("committing alarm transitions failed; handing them to the writer")
+                committed = False
+            finally:
+                self._db_lock.release()
+            if committed:
+                self.stats.alarm_commit_cpu_ms.append((time.thread_time() - cpu0) * 1e3)
+                self._alarms_committed(change, self.clock(), queued=False)
+                return
         for rec in change.records:
             self._dirty[rec.alarm.alarm_id] = self._dirty.get(rec.alarm.alarm_id, 0) + 1
         self._writer.submit_alarms(change)
 
-    def _alarms_committed(self, change: _AlarmChange, committed_at: float) -> None:
-        if self._writer is not None:
+    def _alarms_committed(self, change: _AlarmChange, committed_at: float, queued: bool = True) -> None:
+        if self._writer is not None and queued:
             for rec in change.records:
                 n = self._dirty.get(rec.alarm.alarm_id, 0) - 1
                 if n > 0:
@@ -758,6 +812,12 @@ class Monitor:
         """
         loop = asyncio.get_running_loop()
         self._synced_at = -1e9  # take over operator actions on the first batch
+        gc_before = gc.get_threshold()
+        if self.config.gc_freeze:
+            gc.collect()
+            gc.freeze()
+        if self.config.gc_young_threshold:
+            gc.set_threshold(self.config.gc_young_threshold, *gc_before[1:])
         writer = self._writer = _Writer(self, loop)
         self._ack = source.ack
         halt = asyncio.Event()  # the caller's stop, or the writer gave up
@@ -800,6 +860,9 @@ class Monitor:
             self._dirty.clear()
             await asyncio.gather(*self._ack_tasks, *self._run_tasks, return_exceptions=True)
             self._ack = None
+            gc.set_threshold(*gc_before)
+            if self.config.gc_freeze:
+                gc.unfreeze()
         return self.stats
 
     async def _decide_retrying(self, batch: list[RawMessage], source_name: str):
@@ -818,6 +881,9 @@ class Monitor:
         if self._reader is not None:
             self._reader.close()
             self._reader = None
+        if self._alarm_conn is not None:
+            self._alarm_conn.close()
+            self._alarm_conn = None
         for pool in (self._diagnose, self._run_pool):
             if pool is not None:
                 pool.shutdown(wait=True)

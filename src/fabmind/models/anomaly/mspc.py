@@ -323,7 +323,7 @@ def feature_weight_array(weights: Mapping[str, float] | None, features: Sequence
     index = {f: i for i, f in enumerate(features)}
     unknown = [f for f in weights if f not in index]
     if unknown:
-        raise ModelError(f"{model}: feature_weights name features the data does not have: {unknown[:5]}")
+        raise ModelError(f"{model}: feature_weights name features it does not monitor: {unknown[:5]}")
     for f, w in weights.items():
         if not np.isfinite(w) or w < 0:
             raise ModelError(f"{model}: feature_weights[{f!r}] must be a finite number >= 0, got {w!r}")
