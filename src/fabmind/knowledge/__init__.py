@@ -1,7 +1,9 @@
 """Knowledge: the fab's documents, the failure-mode graph and past incidents, retrievable offline with citations.
 
 * :class:`KnowledgeBase` — ingest Markdown, text, HTML, PDF, CSV and Excel into the store; hybrid search
-  (BM25 + a shipped static embedding model, fused by reciprocal rank) returning cited :class:`Passage` objects.
+  (BM25 fused with dense vectors: the shipped static model, or the full all-MiniLM-L6-v2 with the ``dense``
+  extra and ``FABMIND_EMBEDDER=minilm``; chunk vectors kept in the store) returning cited :class:`Passage`
+  objects.
 * :class:`FailureModeGraph` — equipment type → subsystem → failure mode → symptoms → checks/repairs,
   ranked against observed sensor deviations (``KnowledgeBase.failure_modes().rank(...)``).
 * ``KnowledgeBase.similar_incidents(...)`` — past tickets by text and sensor signature.

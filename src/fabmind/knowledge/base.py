@@ -33,7 +33,7 @@ from sqlalchemy.exc import IntegrityError
 
 from fabmind.domain import Document
 from fabmind.knowledge.chunking import MAX_WORDS, make_chunks
-from fabmind.knowledge.embeddings import Embedder, fingerprint, load_embedder
+from fabmind.knowledge.embeddings import Embedder, TransformerEmbedder, fingerprint, load_embedder
 from fabmind.knowledge.glossary import Glossary
 from fabmind.knowledge.graph import FailureModeGraph
 from fabmind.knowledge.incidents import IncidentIndex
@@ -97,6 +97,7 @@ class KnowledgeBase:
         self._incidents: tuple[tuple, IncidentIndex] | None = None
         self._checked_at = 0.0  # monotonic time the index was last compared with the tables
         self._vector_table: bool | None = None  # whether the store has knowledge_vectors (revision 0006)
+        self._static: Embedder | None = None  # for ticket similarity when the main embedder is the transformer
 
     RECHECK_S = 1.0  # how stale the in-memory index may be w.r.t. writes by *other* processes
 
@@ -260,7 +261,7 @@ class KnowledgeBase:
         sig = self._signature()
         if self._incidents is None or self._incidents[0] != sig:
             tickets = [(c, self.citation(c)) for c in self.chunks(kind="ticket")]
-            self._incidents = (sig, IncidentIndex.from_chunks(tickets, self.embedder))
+            self._incidents = (sig, IncidentIndex.from_chunks(tickets, self._incident_embedder()))
         return self._incidents[1].search(text, signature, alarm_codes, equipment_type, k)
 
     # ------------------------------------------------------------------ internals
@@ -295,6 +296,16 @@ class KnowledgeBase:
             self._state = (sig, index, chunks, docs)
         return self._state[1], self._state[2], self._state[3]
 
+
+    def _incident_embedder(self) -> Embedder | None:
+        """Ticket similarity encodes its own texts (symptoms, sensors, alarms) at every rebuild: with the full
+        transformer that is minutes for a large ticket export, so it keeps to the static model (the one its
+        weights were measured with, bench/incidents.py)."""
+        if isinstance(self.embedder, TransformerEmbedder):
+            if self._static is None:
+                self._static = load_embedder("static")
+            return self._static
+        return self.embedder
 
     def _has_vector_table(self) -> bool:
         if self._vector_table is None:

@@ -147,17 +147,20 @@ class TransformerEmbedder:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local folder; never ask the hub
         from transformers.utils import logging as hf_logging
 
-        verbosity = hf_logging.get_verbosity()
+        verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
         hf_logging.set_verbosity_error()  # the checkpoint's unused position_ids buffer is reported, harmlessly
+        hf_logging.disable_progress_bar()
         try:
             self._tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
             model = AutoModel.from_pretrained(str(path), local_files_only=True).eval()
         finally:
             hf_logging.set_verbosity(verbosity)
+            if bars:
+                hf_logging.enable_progress_bar()
         if self.passage_precision == "auto":
             self.passage_precision = "bfloat16" if _native_bf16() else "float32"
+        self._query_model = self._query_copy(model)  # from the float32 weights (Module.to converts in place)
         self._model = model.to(torch.bfloat16) if self.passage_precision == "bfloat16" else model
-        self._query_model = self._query_copy(model)
         self.fingerprint = f"{self.name}@{_file_digest(*sorted(path.glob('*.safetensors')))}"
 
     def _query_copy(self, model: Any) -> Any:
@@ -166,7 +169,7 @@ class TransformerEmbedder:
         import torch
 
         if self.query_precision == "bfloat16":
-            return self._model if self.passage_precision == "bfloat16" else copy.deepcopy(model).to(torch.bfloat16)
+            return copy.deepcopy(model).to(torch.bfloat16)
         if self.query_precision == "int8":
             try:
                 from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
@@ -177,7 +180,7 @@ class TransformerEmbedder:
                                             dtype=torch.qint8)
             except (ImportError, AttributeError, RuntimeError):  # no eager dynamic quantisation: float32
                 self.query_precision = "float32"
-        return model if self.passage_precision == "float32" else copy.deepcopy(model).float()
+        return model if self.passage_precision == "float32" else copy.deepcopy(model)
 
     def _embed(self, model: Any, texts: list[str]) -> np.ndarray:
         import torch

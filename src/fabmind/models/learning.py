@@ -31,15 +31,20 @@
 
 3. **Evaluation** on data none of them trained on: false-alarm rate on the hold-out (the latest
    ``holdout_fraction`` of the model's runs since its first alarm, time-ordered: labelled false alarms,
-   their propagated repeats and runs the active model passed), detection on every run judged a true fault (never used for training). The best candidate
-   is **promoted only if** it raises fewer false alarms and detects at least as many faults; it is
+   their propagated repeats and runs the active model passed), detection on every run judged a true
+   fault (never used for training), and :func:`sensitivity` to synthetic one-sensor steps, each
+   candidate paired with the active model on the same hold-out runs (those both are quiet on). A
+   ``desensitize`` / ``drop`` candidate is judged on the *other* sensors: steps and confirmed faults
+   with the nuisance sensor reading as expected, for it and the active model alike. The best candidate
+   is **promoted only if** it cuts the hold-out false alarms by ``min_gain``, detects every confirmed
+   fault run the active model detects and keeps ``min_sensitivity`` of its synthetic detections; it is
    registered either way (inactive when not promoted), so the registry keeps both and
    ``ModelRegistry.rollback`` (``fabmind models rollback``) undoes a promotion in one command.
 
 Which candidate wins is measured per model, not assumed: an offset after a recalibration is
-usually fixed by ``since_change`` or ``recenter``, an intermittently spiking sensor by ``desensitize``.
-Among candidates within ``prefer_within`` of the lowest hold-out false-alarm rate the most sensitive
-one is taken (``desensitize`` over ``drop`` when both clear the false alarms).
+usually fixed by ``since_change`` or ``recenter``, an intermittently spiking sensor by ``desensitize``
+or ``drop``. Among the candidates within ``prefer_within`` of the lowest hold-out false-alarm rate,
+the one keeping the largest share of the active model's synthetic detections is taken.
 """
 
 from __future__ import annotations
@@ -377,15 +382,17 @@ class _ModelData:
 
 
 def _candidate_runs(strategy: str, d: _ModelData, ls: LabelledSet, holdout_start: datetime,
-                    config: LearningConfig, fdc: FdcConfig | None) -> list[str]:
+                    config: LearningConfig, fdc: FdcConfig | None, original: Sequence[str] = ()) -> list[str]:
     before = [r for r in d.runs if utc(r.start) < holdout_start and r.run_id in d.X.index]
     normal = [r for r in before if r.run_id not in ls.true_fault_runs
               and (r.run_id not in ls.alarmed_runs or r.run_id in ls.false_alarm_runs)]
-    if strategy == "augment":
-        first = utc(d.runs[0].start)
-        original = {r.run_id for r in before if utc(r.start) < first + timedelta(days=fdc.train_days)
-                    and r.run_id not in ls.true_fault_runs}
-        return [r.run_id for r in before if r.run_id in original or r.run_id in ls.false_alarm_runs]
+    if strategy == "augment":  # the active model's training runs (see _training_ids) + the false alarms
+        if not original:
+            first = utc(d.runs[0].start)
+            original = [r.run_id for r in before if utc(r.start) < first + timedelta(days=fdc.train_days)
+                        and r.run_id not in ls.true_fault_runs]
+        keep = set(original)
+        return [r.run_id for r in before if r.run_id in keep or r.run_id in ls.false_alarm_runs]
     if strategy == "recent":
         return [r.run_id for r in normal if utc(r.start) >= holdout_start - config.lookback]
     if strategy == "since_change":
@@ -613,7 +620,7 @@ def retrain_model(store: Any, registry: Any, ls: LabelledSet, now: datetime,
                 fitted[strategy] = model
                 evals[strategy] = evaluate(model, normal, faulty, spread, active=active, fallback=trained)
             continue
-        ids = _candidate_runs(strategy, d, ls, holdout_start, config, fdc)
+        ids = _candidate_runs(strategy, d, ls, holdout_start, config, fdc, list(trained.index))
         if len(ids) < config.min_train_runs:
             continue
         model = fdc.model()

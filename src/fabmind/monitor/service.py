@@ -593,7 +593,9 @@ class Monitor:
     def _alarm_connection(self) -> Any:
         if self._alarm_conn is None or self._alarm_conn.closed:
             conn = self.engine.connect()
-            if conn.dialect.name == "sqlite":
+            if conn.dialect.name == "sqlite":  # as the sink's connection: lock up front, no checkpoint on commit
+                conn.exec_driver_sql("PRAGMA wal_autocheckpoint=0")
+                conn.commit()
                 conn = conn.execution_options(sqlite_begin="IMMEDIATE")
             self._alarm_conn = conn
         return self._alarm_conn
