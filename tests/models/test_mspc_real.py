@@ -51,6 +51,6 @@ def test_tep_fault4_detected_and_localised_to_reactor_cooling(tep):
 
 def test_tep_fault6_dynamic_smoothed_spe_detects_with_few_false_alarms(tep):
     d00, te = tep
-    model = MSPC(n_components=0.9, lags=2, smooth=40, limits="cv", confidence=0.99, statistic="spe").fit(d00)
+    model = MSPC(n_components=0.9, lags=2, smooth=40, limits="cv", confidence=0.99, statistic="spe", cv_folds=20).fit(d00)
     alarm = model.predict(te[6])
     assert alarm[:160].mean() <= 0.02 and alarm[200:].mean() > 0.95
