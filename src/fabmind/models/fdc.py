@@ -301,9 +301,9 @@ def compare_with_faults(alarms: Sequence[Alarm], scored: pd.DataFrame, faults: S
 # ---------------------------------------------------------------------------- on a store
 
 
-def store_pm_ends(store: Any) -> dict[str, list[datetime]]:
-    """Chamber id -> end times of its PM work orders in the store."""
-    frame = store.work_orders(kind="pm")
+def store_pm_ends(store: Any, chamber_id: str | None = None) -> dict[str, list[datetime]]:
+    """Chamber id -> end times of its PM work orders in the store (of one chamber with ``chamber_id``)."""
+    frame = store.work_orders(kind="pm", chamber_id=chamber_id)
     out: dict[str, list[datetime]] = defaultdict(list)
     for row in frame.itertuples():
         if isinstance(row.chamber_id, str) and row.chamber_id and pd.notna(row.closed):

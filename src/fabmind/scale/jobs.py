@@ -32,7 +32,7 @@ from typing import Any
 from fabmind.domain import Alarm, utc
 from fabmind.models.anomaly import MSPC
 from fabmind.models.base import SmallModel
-from fabmind.models.fdc import FdcConfig, indicators, model_name, score_fdc, train_fdc
+from fabmind.models.fdc import FdcConfig, _pm, indicators, model_name, score_fdc, store_pm_ends, train_fdc
 from fabmind.scale.executor import Executor
 
 _STORES: dict[str, Any] = {}  # worker-local connection cache: one Store (engine pool) per URL and process
@@ -64,6 +64,11 @@ def one_blas_thread() -> Any:
 
 def _iso(t: datetime | None) -> str:
     return utc(t).isoformat() if t is not None else ""
+
+
+def _chamber_pm_ends(store: Any, chamber_id: str) -> dict[str, list[datetime]]:
+    """{chamber: end times of its PMs} for one chamber (the FDC models' PM age comes from these)."""
+    return {k: v for k, v in store_pm_ends(store, chamber_id).items() if k == chamber_id}
 
 
 # ---------------------------------------------------------------------- training
@@ -112,11 +117,13 @@ def _train_chamber(store_url: str, chamber_id: str, train_start: datetime | None
     if not runs:
         return ChamberModels(chamber_id, {}, {}, 0, (), time.perf_counter() - t0)
     traces = store.traces([r.run_id for r in runs])
+    pm_ends = _chamber_pm_ends(store, chamber_id)  # PM age, as `fabmind train` gives the adjusted models
     if responses:
         models = {}
         for recipe_id in sorted({r.recipe_id for r in runs}):
             group = [r for r in runs if r.recipe_id == recipe_id and utc(r.start) < utc(train_end)]
-            X = indicators(group, traces, recipes.get(recipe_id), config.stats, config.setpoints)
+            X = indicators(group, traces, recipes.get(recipe_id), config.stats, config.setpoints,
+                           _pm(pm_ends, chamber_id, config))
             if len(X) < config.min_train_runs:
                 continue
             model = config.model()
@@ -125,9 +132,11 @@ def _train_chamber(store_url: str, chamber_id: str, train_start: datetime | None
             else:
                 model.fit(X)
             model.metadata_.scope = chamber_id
+            model.metadata_.train_start = utc(min(r.start for r in group)).isoformat()
+            model.metadata_.train_end = utc(train_end).isoformat()
             models[recipe_id] = model
     else:
-        fitted = train_fdc(runs, traces, recipes, train_end, config)
+        fitted = train_fdc(runs, traces, recipes, train_end, config, pm_ends=pm_ends)
         models = {recipe: m for (_, recipe), m in fitted.items()}
     fps = {recipe: _fingerprint(chamber_id, recipe, train_start, train_end, config,
                                 [r.run_id for r in runs if r.recipe_id == recipe] + [Path(responses.get(recipe, "")).name])
@@ -168,7 +177,8 @@ def fit_recipe_response(store_url: str, recipe_id: str, chambers: Sequence[str],
             runs = [r for r in store.run_records(chamber_id=c, start=train_start, end=train_end)
                     if r.recipe_id == recipe_id and utc(r.start) < utc(train_end)]
             if runs:
-                X = indicators(runs, store.traces([r.run_id for r in runs]), recipe, config.stats, config.setpoints)
+                X = indicators(runs, store.traces([r.run_id for r in runs]), recipe, config.stats, config.setpoints,
+                               _pm(_chamber_pm_ends(store, c), c, config))
                 if len(X) >= config.min_train_runs:
                     tables[(c, recipe_id)] = X
         pooled = _pooled_responses(tables, config.response_degree) if tables else {}
@@ -271,7 +281,8 @@ def _score_chamber(store_url: str, chamber_id: str, start: datetime | None, end:
     recipes = {r.recipe_id: r for r in store.recipes()}
     units = {s.name: s.unit for s in store.sensors_of_chamber(chamber_id)}
     traces = store.traces([r.run_id for r in runs])
-    alarms, scored = score_fdc(models, runs, traces, recipes, units, start, config)
+    alarms, scored = score_fdc(models, runs, traces, recipes, units, start, config,
+                               pm_ends=_chamber_pm_ends(store, chamber_id))
     if save and alarms:
         store.upsert(alarms)
     top = float(scored["score"].max()) if len(scored) else 0.0
