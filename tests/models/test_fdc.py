@@ -77,6 +77,8 @@ def test_cli_train_and_score(demo_store, tmp_path):
     res = runner.invoke(app, ["train", "--db", url, "--home", str(tmp_path), "--days", "2"])
     assert res.exit_code == 0, res.output
     assert "FDC models registered" in res.output
+    pdm = res.output[res.output.index("failure-risk"):]  # no CM work orders yet: a reason per type
+    assert all(t in pdm for t in ("DRYETCH-X", "PECVD-X", "TRACK-X")) and pdm.count("0 failures") == 3
     res = runner.invoke(app, ["score", "--db", url, "--home", str(tmp_path), "--start", "2026-01-07T00:00"])
     assert res.exit_code == 0, res.output
     assert "scored" in res.output and "alarms" in res.output

@@ -50,8 +50,13 @@ def train(db: str = _DB, home: str = _HOME,
           start: str = typer.Option(None, help="training window start (ISO; default: first run)"),
           end: str = typer.Option(None, help="training window end (ISO; default: start + --days)"),
           days: float = typer.Option(5.0, help="training window length when --end is not given"),
-          confidence: float = typer.Option(0.999, help="control-limit confidence")) -> None:
-    """Train one MSPC FDC model per chamber and recipe on normal runs and register them as active."""
+          confidence: float = typer.Option(0.999, help="control-limit confidence"),
+          pdm: bool = typer.Option(True, "--pdm/--no-pdm",
+                                   help="also train one failure-risk model per equipment type (pdm-risk)"),
+          horizon: float = typer.Option(24.0, help="failure-risk horizon in hours")) -> None:
+    """Train the FDC models (one MSPC per chamber and recipe, on normal runs) and the predictive-maintenance
+    failure-risk models (one per equipment type, labelled by the store's corrective work orders); register
+    them as active."""
     from fabmind.models.fdc import FdcConfig, train_store_fdc
 
     store, registry = _open(db, home)
@@ -66,6 +71,23 @@ def train(db: str = _DB, home: str = _HOME,
     for v in versions:
         table.add_row(v.name, v.scope, v.version.rsplit(":", 1)[-1], str(v.n_train),
                       f"{v.train_start[:16]} .. {v.train_end[:16]}" if v.train_start else "")
+    console.print(table)
+    if pdm:
+        _train_pdm(store, registry, horizon)
+
+
+def _train_pdm(store, registry, horizon: float) -> None:
+    from fabmind.models.pdm_store import train_store_pdm
+
+    with store, console.status("failure-risk models") as status:
+        results = train_store_pdm(store, registry, horizon_h=horizon, progress=lambda label: status.update(label))
+    table = Table(title=f"failure-risk models (horizon {horizon:g} h)")
+    for col in ("equipment type", "version", "labelled runs", "failures", "hold-out ROC-AUC", "note"):
+        table.add_column(col)
+    for r in results:
+        auc = f"{r.holdout_auc:.2f}" if r.holdout_auc is not None else "n/a (hold-out has no failure)"
+        table.add_row(r.type_id, r.version.version.rsplit(":", 1)[-1] if r.version else "-", str(r.n_train),
+                      str(r.failures), auc if r.version else "-", r.reason)
     console.print(table)
 
 

@@ -213,24 +213,10 @@ class PdmRiskScorer:
 
     def features(self, chamber_id: str, run_id: str, trace: RunTrace) -> pd.DataFrame | None:
         """The one-row feature table of this run (None if the chamber has no usable history)."""
-        from fabmind.models.features import fdc_indicators
-        from fabmind.models.maintenance import pdm_frame
+        from fabmind.models.pdm_store import pdm_features
 
-        wo = self.store.work_orders(chamber_id=chamber_id)
-        since = None
-        if len(wo):
-            opened = pd.to_datetime(wo["opened"], utc=True)
-            before = opened[opened <= pd.Timestamp(trace.start)]
-            since = before.max().to_pydatetime() if len(before) else None
-        runs = self.store.runs(chamber_id=chamber_id, start=since, end=trace.start + timedelta(seconds=1))
-        runs = runs[runs["run_id"] != run_id].tail(self.max_history - 1)
-        live = pd.DataFrame({"run_id": [run_id], "chamber_id": [chamber_id], "start": [trace.start]})
-        runs = pd.concat([runs[["run_id", "chamber_id", "start"]], live], ignore_index=True)
-        traces = list(self.store.traces(runs["run_id"].iloc[:-1].tolist()).values()) + [trace]
-        ind = fdc_indicators(traces, stats=self.stats)
-        ind = ind.loc[:, ind.notna().mean() >= 0.5]
-        data = pdm_frame(runs, ind, wo, horizon_h=24.0, window=self.window, observed_until=trace.start)
-        return data.features.loc[[run_id]] if run_id in data.features.index else None
+        return pdm_features(self.store, chamber_id, run_id, trace, window=self.window, stats=self.stats,
+                            max_history=self.max_history)
 
     def __call__(self, chamber_id: str, run_id: str, trace: RunTrace | None) -> Violation | InControl | None:
         if trace is None:

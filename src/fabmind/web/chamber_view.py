@@ -29,6 +29,7 @@ def chamber_charts(store, chamber_id: str, settings=None) -> dict[str, Any]:
                                             title=first.sensors[j], labels=(f"{runs[0].start:%m-%d}", f"{runs[-1].start:%m-%d}")))
     if settings is not None:
         out["spc"] = _spc_chart(store, settings, chamber_id, runs, traces)
+        out["risk"] = _risk_chart(store, settings, chamber_id)
     alarms = store.alarm_records(chamber_id=chamber_id)
     if alarms:
         latest = max(alarms, key=lambda a: a.ts)
@@ -62,3 +63,20 @@ def _spc_chart(store, settings, chamber_id: str, runs, traces) -> str:
                        title=f"Hotelling T² · {recipe_id} · {mv.version}")
             + line_chart({"SPE": stats.spe.tolist()}, limits={"SPE limit": stats.spe_limit}, height=150, log=True,
                          title=f"SPE (Q) · {recipe_id}"))
+
+
+def _risk_chart(store, settings, chamber_id: str) -> str:
+    """Failure risk after the latest run, with the features that drove it (log-odds), if a model is active."""
+    from html import escape
+
+    from fabmind.models.pdm_store import chamber_risk
+    from fabmind.models.registry import ModelRegistry
+
+    risk = chamber_risk(store, ModelRegistry.from_settings(settings), chamber_id)
+    if risk is None:
+        return ""
+    head = (f"<strong>{risk.risk:.0%}</strong> probability of a failure within {risk.horizon_h:g} h "
+            f"after run {escape(risk.run_id)} · model {escape(risk.model_version)}")
+    bars = bar_chart([(c.feature, c.contribution) for c in risk.drivers[:8]],
+                     title="drivers (contribution to the log-odds of failure)")
+    return f"{head}<br>{bars}"
