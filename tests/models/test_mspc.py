@@ -130,3 +130,14 @@ def test_cv_limit_of_smoothed_spe_holds_its_confidence_on_fresh_data():
     model = MSPC(n_components=3, smooth=10, limits="cv", confidence=0.99, statistic="spe").fit(_plant(0, 2000))
     far = model.predict(_plant(1, 20000)).mean()
     assert 0.002 < far < 0.04, far
+
+
+def test_cv_limits_keep_the_full_models_components_with_many_features_and_few_rows():
+    """Out-of-fold refits keep k: re-choosing it per fold (few rows, many features) put the T² limit below
+    the model's own in-sample median, so it alarmed on its whole training set."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(31, 8)) @ rng.normal(size=(8, 106)) + 0.3 * rng.normal(size=(31, 106))
+    m = MSPC(n_components=0.9, limits="cv").fit(X)
+    t2 = m.statistics(X).t2
+    assert m.t2_limit_ > np.median(t2)
+    assert (t2 > m.t2_limit_).mean() < 0.1

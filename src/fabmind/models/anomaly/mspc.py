@@ -163,7 +163,10 @@ class MSPC(AnomalyDetector):
         self.spe_limit_ = max(self.spe_limit_, 1e-12)
         self.threshold_ = 1.0
 
-    def _fit_core(self, values: np.ndarray) -> None:
+    def _fit_core(self, values: np.ndarray, k: int | None = None) -> None:
+        """PCA of the standardised (lagged) rows; ``k`` fixes the number of components (out-of-fold
+        refits keep the full model's ``k``: re-choosing it per fold on few rows and many features
+        would measure the spread of a different model)."""
         from sklearn.decomposition import PCA
 
         Z = self._lagged(self._standardize(values))[self.lags:]
@@ -171,10 +174,9 @@ class MSPC(AnomalyDetector):
         pca = PCA(svd_solver="full").fit(Z)
         eig = np.maximum(pca.explained_variance_, 0.0)
         max_k = max(1, min(p - 1, n - 2))
-        if isinstance(self.n_components, float) and 0 < self.n_components < 1:
-            share = np.cumsum(eig) / eig.sum()
-            k = int(np.searchsorted(share, self.n_components) + 1)
-        else:
+        if k is None and isinstance(self.n_components, float) and 0 < self.n_components < 1:
+            k = int(np.searchsorted(np.cumsum(eig) / eig.sum(), self.n_components) + 1)
+        elif k is None:
             k = int(self.n_components)
         k = max(1, min(k, max_k))
         self.n_components_ = k
@@ -210,7 +212,7 @@ class MSPC(AnomalyDetector):
             train = np.concatenate([values[:lo], values[hi:]])
             if len(train) - self.lags < self.min_samples or hi <= lo:
                 continue
-            self._fit_core(train)
+            self._fit_core(train, k=full[3])
             start = max(0, lo - self.lags)
             t2, spe = self._raw_statistics(self._lagged(self._standardize(values[start:hi])))
             t2s.append(t2[lo - start:])
