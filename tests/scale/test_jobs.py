@@ -160,3 +160,16 @@ def test_windows_cover_the_period_without_gaps():
     assert all(x[1] == y[0] for x, y in itertools.pairwise(cuts))
     with pytest.raises(ValueError, match="positive"):
         windows(a, a, timedelta(0))
+
+
+def test_fleet_models_equal_the_fabmind_train_path(fab, demo_store, in_process, tmp_path):
+    """train_fleet gives the models `fabmind train` gives (PM ages included, responses pooled per recipe
+    over chambers with the same columns), on a fab where only some chambers have a recorded PM."""
+    from fabmind.models.fdc import store_pm_ends, train_store_fdc
+
+    url, start, end = fab
+    with_pm = {c for c, ends in store_pm_ends(demo_store).items() if any(t < end for t in ends)}
+    assert 0 < len(with_pm) < len(demo_store.chambers()), "the fixture must mix chambers with and without PMs"
+    reg = ModelRegistry(tmp_path / "reg-cli")
+    train_store_fdc(demo_store, reg, start, end)
+    _assert_same_models(_state(in_process[0]), _state(reg))

@@ -166,7 +166,8 @@ def _chamber_ids(store_url: str, chambers: Sequence[str] | None) -> list[str]:
 
 def fit_recipe_response(store_url: str, recipe_id: str, chambers: Sequence[str], train_start: datetime | None,
                         train_end: datetime, config: FdcConfig = FdcConfig()) -> Any:
-    """Stage 1 (one task per recipe): the recipe's setpoint response pooled over the chambers running it."""
+    """Stage 1 (one task per recipe): the recipe's setpoint response pooled over the chambers running it
+    (one pool per column set: chambers with and without known PM ages); returns chamber -> response."""
     from fabmind.models.fdc import _pooled_responses  # the FDC room's pooling, shared rather than copied
 
     with one_blas_thread():
@@ -182,7 +183,8 @@ def fit_recipe_response(store_url: str, recipe_id: str, chambers: Sequence[str],
                 if len(X) >= config.min_train_runs:
                     tables[(c, recipe_id)] = X
         pooled = _pooled_responses(tables, config.response_degree) if tables else {}
-        return next(iter(pooled.values()), None)
+        # chamber -> its response (pooled over the chambers with the same columns: PM ages known or not)
+        return {chamber: response for (chamber, _), response in pooled.items()}
 
 
 def train_fleet(executor: Executor, store_url: str, registry: Any, train_start: datetime | None,
@@ -207,15 +209,16 @@ def train_fleet(executor: Executor, store_url: str, registry: Any, train_start: 
                               keys=[f"response-{rid}" for rid in by_recipe])
         folder = Path(registry.root) / "_responses"
         folder.mkdir(parents=True, exist_ok=True)
-        for (rid, cs), response in zip(by_recipe.items(), fitted):
-            if response is None:
-                continue
-            blob = pickle.dumps(response, protocol=pickle.HIGHEST_PROTOCOL)
-            path = folder / f"{rid}-{hashlib.sha256(blob).hexdigest()[:12]}.pkl"  # content-addressed: rerun-safe
-            if not path.exists():
-                path.write_bytes(blob)
-            for c in cs:
-                responses[c][rid] = str(path.resolve())
+        for rid, per_chamber in zip(by_recipe, fitted):
+            paths: dict[int, str] = {}
+            for c, response in per_chamber.items():
+                if id(response) not in paths:
+                    blob = pickle.dumps(response, protocol=pickle.HIGHEST_PROTOCOL)
+                    path = folder / f"{rid}-{hashlib.sha256(blob).hexdigest()[:12]}.pkl"  # content-addressed
+                    if not path.exists():
+                        path.write_bytes(blob)
+                    paths[id(response)] = str(path.resolve())
+                responses[c][rid] = paths[id(response)]
     results: list[ChamberModels] = executor.map(
         train_chamber, [(store_url, c, train_start, train_end, config, responses[c]) for c in ids],
         keys=[f"train-{c.replace('/', '_')}" for c in ids], progress=progress)
