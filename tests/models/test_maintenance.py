@@ -72,14 +72,35 @@ def test_rul_explain_save_load(engines, tmp_path):
     m = RULModel(n_estimators=50, mlp_weight=0.5, mlp_seeds=1).fit(X, y)
     ex = m.explain(X.iloc[[0, -1]])
     assert len(ex) == 2 and ex[1].output < ex[0].output
-    assert ex[0].top(1)[0].feature in X.columns
+    # an input feature or the derived health index carried through one of them (health_index.<suffix>)
+    top = ex[0].top(1)[0].feature
+    assert top in X.columns or (top.startswith("health_index.") and f"s2.{top.split('.', 1)[1]}" in X.columns)
     # contributions + expected value reproduce the gradient-boosting output
-    contrib = m.gbm_.booster_.predict(X.iloc[[0]], pred_contrib=True)[0]
-    assert np.isclose(contrib.sum(), m.gbm_.predict(X.iloc[[0]])[0])
+    inputs = m._inputs(X.iloc[[0]])
+    contrib = m.gbm_.booster_.predict(inputs, pred_contrib=True)[0]
+    assert np.isclose(contrib.sum(), m.gbm_.predict(inputs)[0])
     path = m.save(tmp_path / "rul.pkl")
     back = SmallModel.load(path)
     assert np.allclose(back.predict(X.iloc[:5]), m.predict(X.iloc[:5]))
     assert back.metadata.family == "maintenance" and back.metadata.version
+
+
+def test_rul_health_index_is_linear_in_the_sensor_features(engines):
+    sub = engines[engines.unit <= 6]
+    X = window_features(sub, unit="unit", order="cycle", sensors=SENSORS[:4])
+    y = rul_target(sub, unit="unit", order="cycle", cap=125)
+    m = RULModel(n_estimators=30, mlp_weight=0.0).fit(X, y)
+    sensors, suffixes, w, b = m.hi_
+    assert sensors == SENSORS[:4] and "std30" not in suffixes and {"last", "mean30", "slope30"} <= set(suffixes)
+    hi = m._inputs(X)
+    # the index tracks the (capped) RUL target it was fitted on
+    assert np.corrcoef(hi["health_index.ewm0.1"], y)[0, 1] > 0.5
+    # carried through the linear features: mean30 of the index == index weights applied to the sensors' mean30
+    assert np.allclose(hi["health_index.mean30"], X[[f"{s}.mean30" for s in sensors]].to_numpy() @ w + b)
+    off = RULModel(n_estimators=30, mlp_weight=0.0, health_index=False).fit(X, y)
+    assert not any(c.startswith("health_index") for c in off.gbm_.booster_.feature_name())
+    with pytest.raises(ModelError, match="clash"):
+        RULModel(n_estimators=5, mlp_weight=0.0).fit(X.assign(**{"health_index.last": 1.0}), y)
 
 
 def test_rul_bad_input(engines):
