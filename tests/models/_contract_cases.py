@@ -139,4 +139,6 @@ CASES += [
     ContractCase("virtual-metrology", "fabmind.models.quality:VirtualMetrologyModel", regression_target,
                  {"n_estimators": 30}),
     ContractCase("energy-baseline", "fabmind.models.energy:EnergyBaseline", regression_target, {"n_estimators": 30}),
+    ContractCase("energy-forecaster", "fabmind.models.energy:EnergyForecaster", regression_target,
+                 {"n_estimators": 30, "seeds": 1, "last_value": None}),
 ]
