@@ -173,3 +173,16 @@ def test_fleet_models_equal_the_fabmind_train_path(fab, demo_store, in_process, 
     reg = ModelRegistry(tmp_path / "reg-cli")
     train_store_fdc(demo_store, reg, start, end)
     _assert_same_models(_state(in_process[0]), _state(reg))
+
+
+def test_capped_response_pool_is_the_same_sample_on_both_paths(fab, demo_store, tmp_path):
+    """With the pooled response capped to a few chambers per recipe, the fleet path reads and pools the
+    same chambers as `fabmind train` does, so the models stay identical."""
+    from fabmind.models.fdc import FdcConfig, train_store_fdc
+
+    url, start, end = fab
+    config = FdcConfig(response_pool_max=2)
+    a, b = ModelRegistry(tmp_path / "fleet"), ModelRegistry(tmp_path / "cli")
+    train_fleet(InProcessExecutor(), url, a, start, end, config=config)
+    train_store_fdc(demo_store, b, start, end, config)
+    _assert_same_models(_state(a), _state(b))

@@ -18,6 +18,8 @@ CLI and the demo (a :class:`~fabmind.store.Store`) share them:
 
 from __future__ import annotations
 
+import hashlib
+
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -51,6 +53,9 @@ class FdcConfig:
     pool_response: bool = True  # learn the setpoint response once per recipe, across its chambers
     response_degree: int = 1  # 2 adds squares and products: measured worse (extrapolates wildly on DOE lots)
     adjusted_components: float | str = "auto"  # PCA components of the residual monitor (see AdjustedMSPC)
+    # the pooled response is fitted on at most this many chambers per recipe (a fixed, id-hashed sample):
+    # a recipe's physics needs a few dozen chambers, and the cap keeps fleet training linear in chambers
+    response_pool_max: int = 40
 
     def model(self) -> MSPC | AdjustedMSPC:
         if self.adjust:
@@ -150,7 +155,8 @@ def train_fdc(runs: Iterable[Run], traces: Mapping[str, RunTrace], recipes: Mapp
         if len(X) >= config.min_train_runs:
             tables[(chamber, recipe_id)] = X
             first[(chamber, recipe_id)] = utc(min(r.start for r in train))
-    responses = _pooled_responses(tables, config.response_degree) if config.adjust and config.pool_response else {}
+    responses = (_pooled_responses(tables, config.response_degree, config.response_pool_max)
+                 if config.adjust and config.pool_response else {})
     models = {}
     for (chamber, recipe_id), X in tables.items():
         model = config.model()
@@ -166,8 +172,15 @@ def train_fdc(runs: Iterable[Run], traces: Mapping[str, RunTrace], recipes: Mapp
     return models
 
 
-def _pooled_responses(tables: Mapping[tuple[str, str], pd.DataFrame], degree: int = 1) -> dict[tuple[str, str], Any]:
-    """One setpoint response per recipe, learned on the training runs of every chamber running it.
+def pool_order(chamber_id: str) -> str:
+    """The order in which chambers enter a recipe's pooled response (stable, spread over tools)."""
+    return hashlib.sha1(chamber_id.encode()).hexdigest()
+
+
+def _pooled_responses(tables: Mapping[tuple[str, str], pd.DataFrame], degree: int = 1,
+                      max_chambers: int | None = None) -> dict[tuple[str, str], Any]:
+    """One setpoint response per recipe, learned on the training runs of the chambers running it (the
+    first ``max_chambers`` of them in :func:`pool_order`), used by all of them.
 
     The physics of a recipe (how pressure follows its setpoint, RF power its ...) is the chamber
     type's, not the chamber's: pooled, the designed-experiment lots of all chambers teach every
@@ -179,8 +192,9 @@ def _pooled_responses(tables: Mapping[tuple[str, str], pd.DataFrame], degree: in
         by_recipe[(recipe_id, tuple(X.columns))].append((chamber, X))
     out = {}
     for (recipe_id, _), same in by_recipe.items():
-        pooled = pd.concat([X for _, X in same])
-        groups = np.concatenate([[c] * len(X) for c, X in same])
+        fit_on = sorted(same, key=lambda cx: pool_order(cx[0]))[:max_chambers]
+        pooled = pd.concat([X for _, X in fit_on])
+        groups = np.concatenate([[c] * len(X) for c, X in fit_on])
         tools = [str(c).split("/", 1)[0] for c in groups]  # chamber "CVD-01/A" -> tool "CVD-01"
         response = fit_response(pooled, groups, degree=degree, cv_groups=tools)
         out.update({(c, recipe_id): response for c, _ in same})

@@ -165,26 +165,38 @@ def _chamber_ids(store_url: str, chambers: Sequence[str] | None) -> list[str]:
 
 
 def fit_recipe_response(store_url: str, recipe_id: str, chambers: Sequence[str], train_start: datetime | None,
-                        train_end: datetime, config: FdcConfig = FdcConfig()) -> Any:
-    """Stage 1 (one task per recipe): the recipe's setpoint response pooled over the chambers running it
-    (one pool per column set: chambers with and without known PM ages); returns chamber -> response."""
-    from fabmind.models.fdc import _pooled_responses  # the FDC room's pooling, shared rather than copied
+                        train_end: datetime, config: FdcConfig = FdcConfig()) -> dict[str, Any]:
+    """Stage 1 (one task per recipe): the recipe's setpoint response pooled over the chambers running it,
+    one pool per column set (chambers with and without known PM ages), each fitted on the first
+    ``config.response_pool_max`` eligible chambers in ``pool_order`` exactly as ``train_fdc`` does; only
+    those chambers are read. Returns chamber -> response, for every chamber of ``chambers``."""
+    from fabmind.models.fdc import _pooled_responses, pool_order  # the FDC room's pooling, shared
 
     with one_blas_thread():
         store = open_store(store_url)
         recipe = next((r for r in store.recipes() if r.recipe_id == recipe_id), None)
-        tables = {}
+        pm_all = store_pm_ends(store)
+        classes: dict[bool, list[str]] = {}
         for c in chambers:
-            runs = [r for r in store.run_records(chamber_id=c, start=train_start, end=train_end)
-                    if r.recipe_id == recipe_id and utc(r.start) < utc(train_end)]
-            if runs:
-                X = indicators(runs, store.traces([r.run_id for r in runs]), recipe, config.stats, config.setpoints,
-                               _pm(_chamber_pm_ends(store, c), c, config))
-                if len(X) >= config.min_train_runs:
-                    tables[(c, recipe_id)] = X
-        pooled = _pooled_responses(tables, config.response_degree) if tables else {}
-        # chamber -> its response (pooled over the chambers with the same columns: PM ages known or not)
-        return {chamber: response for (chamber, _), response in pooled.items()}
+            classes.setdefault(_pm(pm_all, c, config) is not None, []).append(c)
+        out: dict[str, Any] = {}
+        for members in classes.values():
+            tables = {}
+            for c in sorted(members, key=pool_order):
+                if len(tables) >= config.response_pool_max:
+                    break
+                runs = [r for r in store.run_records(chamber_id=c, start=train_start, end=train_end)
+                        if r.recipe_id == recipe_id and utc(r.start) < utc(train_end)]
+                if runs:
+                    X = indicators(runs, store.traces([r.run_id for r in runs]), recipe, config.stats,
+                                   config.setpoints, _pm(pm_all, c, config))
+                    if len(X) >= config.min_train_runs:
+                        tables[(c, recipe_id)] = X
+            pooled = _pooled_responses(tables, config.response_degree, config.response_pool_max) if tables else {}
+            response = next(iter(pooled.values()), None)
+            if response is not None:
+                out.update({c: response for c in members})
+        return out
 
 
 def train_fleet(executor: Executor, store_url: str, registry: Any, train_start: datetime | None,
