@@ -77,3 +77,23 @@ def test_dask_worker_killed_mid_job_completes(dask_executor):
     while time.time() < deadline and workers[0] in client.scheduler_info()["workers"]:
         time.sleep(0.2)
     assert workers[0] not in client.scheduler_info()["workers"], "the worker was not killed"
+
+
+def test_batched_map_groups_calls_and_keeps_order():
+    from fabmind.scale.jobs import batched_map
+
+    class TwoWorkers(InProcessExecutor):
+        def __init__(self):
+            super().__init__(workers=2)
+            self.tasks = 0
+
+        def map(self, fn, args, keys=None, progress=None):
+            args = list(args)
+            self.tasks += len(args)
+            return super().map(fn, args, keys=keys, progress=progress)
+
+    ex, seen = TwoWorkers(), []
+    out = batched_map(ex, pow, [(i, 2) for i in range(100)], [f"k{i}" for i in range(100)],
+                      progress=lambda done, total: seen.append((done, total)))
+    assert out == [i * i for i in range(100)]
+    assert ex.tasks == 15 and seen[-1] == (100, 100)  # 16 target tasks of ceil(100/16)=7 calls -> 15 tasks

@@ -71,6 +71,32 @@ def _chamber_pm_ends(store: Any, chamber_id: str) -> dict[str, list[datetime]]:
     return {k: v for k, v in store_pm_ends(store, chamber_id).items() if k == chamber_id}
 
 
+def _run_batch(fn: Callable[..., Any], batch: Sequence[Sequence[Any]]) -> list[Any]:
+    """One task running ``fn`` over several argument tuples (chambers), results in order."""
+    return [fn(*a) for a in batch]
+
+
+def batched_map(executor: Executor, fn: Callable[..., Any], args: Sequence[Sequence[Any]], keys: Sequence[str],
+                progress: Callable[[int, int], None] | None = None, per_worker: int = 8) -> list[Any]:
+    """``executor.map`` with the calls grouped into about ``per_worker`` tasks per worker.
+
+    Per-chamber tasks are small (tens of ms to score, ~0.1 s to train); grouped, the scheduler and the
+    driver handle tens of tasks instead of thousands, which left them competing with the workers for
+    the same cores (measured on 1000 chambers, bench/scale.py). In-process, nothing is grouped.
+    """
+    workers = max(1, int(getattr(executor, "workers", 1)))
+    if workers == 1 or len(args) <= workers:
+        return executor.map(fn, args, keys=keys, progress=progress)
+    size = max(1, -(-len(args) // (workers * per_worker)))
+    cuts = [(i, min(i + size, len(args))) for i in range(0, len(args), size)]
+    def step(done: int, total: int) -> None:  # batches done -> calls done (batches are equal but the last)
+        progress(min(len(args), done * size), len(args))
+
+    out = executor.map(_run_batch, [(fn, list(args[a:b])) for a, b in cuts],
+                       keys=[f"{keys[a]}..{keys[b - 1]}" for a, b in cuts], progress=step if progress else None)
+    return [r for part in out for r in part]
+
+
 # ---------------------------------------------------------------------- training
 
 
@@ -231,8 +257,8 @@ def train_fleet(executor: Executor, store_url: str, registry: Any, train_start: 
                         path.write_bytes(blob)
                     paths[id(response)] = str(path.resolve())
                 responses[c][rid] = paths[id(response)]
-    results: list[ChamberModels] = executor.map(
-        train_chamber, [(store_url, c, train_start, train_end, config, responses[c]) for c in ids],
+    results: list[ChamberModels] = batched_map(
+        executor, train_chamber, [(store_url, c, train_start, train_end, config, responses[c]) for c in ids],
         keys=[f"train-{c.replace('/', '_')}" for c in ids], progress=progress)
     return _register(registry, results, t0)
 
@@ -342,8 +368,8 @@ def score_fleet(executor: Executor, store_url: str, registry: Any, start: dateti
     ids = _chamber_ids(store_url, chambers)
     paths = active_model_paths(registry, ids)
     todo = [c for c in ids if paths[c]]
-    results: list[ChamberScores] = executor.map(
-        score_chamber, [(store_url, c, start, end, paths[c], save, config) for c in todo],
+    results: list[ChamberScores] = batched_map(
+        executor, score_chamber, [(store_url, c, start, end, paths[c], save, config) for c in todo],
         keys=[f"score-{c.replace('/', '_')}" for c in todo], progress=progress)
     return FleetScores(alarms=[a for r in results for a in r.alarms], n_scored=sum(r.n_scored for r in results),
                        chambers=len(results), chambers_without_model=[c for c in ids if not paths[c]],
@@ -376,7 +402,7 @@ def backfill(executor: Executor, store_url: str, registry: Any, start: datetime,
     cuts = windows(start, end, step)
     args = [(store_url, c, a, b, paths[c], True, config) for c in ids if paths[c] for a, b in cuts]
     keys = [f"backfill-{a[1].replace('/', '_')}-{a[2]:%Y%m%dT%H%M}" for a in args]
-    results: list[ChamberScores] = executor.map(score_chamber, args, keys=keys, progress=progress)
+    results: list[ChamberScores] = batched_map(executor, score_chamber, args, keys=keys, progress=progress)
     return FleetScores(alarms=[a for r in results for a in r.alarms], n_scored=sum(r.n_scored for r in results),
                        chambers=len({r.chamber_id for r in results}),
                        chambers_without_model=[c for c in ids if not paths[c]],
