@@ -96,4 +96,4 @@ def test_batched_map_groups_calls_and_keeps_order():
     out = batched_map(ex, pow, [(i, 2) for i in range(100)], [f"k{i}" for i in range(100)],
                       progress=lambda done, total: seen.append((done, total)))
     assert out == [i * i for i in range(100)]
-    assert ex.tasks == 15 and seen[-1] == (100, 100)  # 16 target tasks of ceil(100/16)=7 calls -> 15 tasks
+    assert ex.tasks == 50 and seen[-1] == (100, 100)  # 64 target tasks of ceil(100/64)=2 calls -> 50 tasks

@@ -77,8 +77,9 @@ def _run_batch(fn: Callable[..., Any], batch: Sequence[Sequence[Any]]) -> list[A
 
 
 def batched_map(executor: Executor, fn: Callable[..., Any], args: Sequence[Sequence[Any]], keys: Sequence[str],
-                progress: Callable[[int, int], None] | None = None, per_worker: int = 8) -> list[Any]:
-    """``executor.map`` with the calls grouped into about ``per_worker`` tasks per worker.
+                progress: Callable[[int, int], None] | None = None, per_worker: int = 32) -> list[Any]:
+    """``executor.map`` with the calls grouped into about ``per_worker`` tasks per worker (enough tasks that the
+    last ones finish together; few enough that scheduling costs nothing).
 
     Per-chamber tasks are small (tens of ms to score, ~0.1 s to train); grouped, the scheduler and the
     driver handle tens of tasks instead of thousands, which left them competing with the workers for
