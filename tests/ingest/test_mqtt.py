@@ -90,6 +90,15 @@ def topic_root():
         asyncio.run(forget())
 
 
+async def _until_subscribed(src, timeout_s: float = 20.0) -> None:
+    """Publish only once the monitor's subscription is in place (a fixed sleep lost the first
+    message on a loaded machine: the broker drops what no subscription matches yet)."""
+    t_end = time.monotonic() + timeout_s
+    while src.subscribed < 1:
+        assert time.monotonic() < t_end, "the monitor never subscribed"
+        await asyncio.sleep(0.01)
+
+
 def _counts(engine) -> tuple[int, int, int]:
     with engine.connect() as conn:
         n_r = conn.execute(select(func.count()).select_from(readings)).scalar()
@@ -108,7 +117,7 @@ def test_end_to_end_through_mosquitto(mqtt_broker, live_store, gen, topic_root):
         src = MqttSource(cfg)
         stop = asyncio.Event()
         task = asyncio.create_task(mon.run(src, stop=stop))
-        _ = await asyncio.sleep(0.3)
+        await _until_subscribed(src)
         await MqttPublisher(cfg, client_id=f"pub-{topic_root}").publish_all(msgs)
         t_end = time.monotonic() + 20
         while mon.stats.report.messages < len(msgs) and time.monotonic() < t_end:
@@ -136,7 +145,7 @@ def test_broker_restart_mid_stream_loses_and_duplicates_nothing(restartable_brok
     async def main():
         stop = asyncio.Event()
         task = asyncio.create_task(mon.run(src, stop=stop))
-        await asyncio.sleep(0.3)
+        await _until_subscribed(src)
 
         async def restart_when(n: int):
             while pub.published < n:

@@ -52,12 +52,14 @@ class MqttConfig:
 class MqttSource:
     """Batches of trace messages from a broker, acknowledged only when stored.
 
-    ``connected`` counts successful (re)connections — useful to see a reconnect happened.
+    ``connected`` counts successful (re)connections — useful to see a reconnect happened;
+    ``subscribed`` counts completed subscriptions (the broker routes messages to us from then on).
     """
 
     def __init__(self, config: MqttConfig):
         self.config = config
         self.connected = 0
+        self.subscribed = 0
         self._client = None
         self._generation = 0
 
@@ -80,6 +82,7 @@ class MqttSource:
                     self.connected += 1
                     backoff = c.backoff_min_s
                     await client.subscribe(subscription(c.topic_root), qos=1)
+                    self.subscribed += 1
                     reader = asyncio.create_task(self._read(client, queue, gen))
                     try:
                         while not (stop is not None and stop.is_set()):
