@@ -283,6 +283,18 @@ def summary(latencies_s: list[float], errors: int, seconds: float) -> dict:
             "load_avg_1m": round(os.getloadavg()[0], 2)}
 
 
+async def timed_get(client, path: str, since: float, latencies: list[float]) -> bool:
+    """GET ``path``; on a 200 append the time from ``since`` to the full response. False on any failure."""
+    try:
+        status, _ = await client.get(path)
+    except Exception:  # noqa: BLE001 - counted by the caller
+        return False
+    if status != 200:
+        return False
+    latencies.append(asyncio.get_running_loop().time() - since)
+    return True
+
+
 async def fixed_rate(client, path: str, rate: float, duration: float, server_pid: int) -> dict:
     """Open loop: request i is due at t0 + i/rate; latency runs from the due time to the full response."""
     loop = asyncio.get_running_loop()
@@ -291,15 +303,7 @@ async def fixed_rate(client, path: str, rate: float, duration: float, server_pid
 
     async def one(due: float) -> None:
         nonlocal errors
-        try:
-            status, _ = await client.get(path)
-            ok = status == 200
-        except Exception:  # noqa: BLE001 - counted
-            ok = False
-        if ok:
-            latencies.append(loop.time() - due)
-        else:
-            errors += 1
+        errors += not await timed_get(client, path, due, latencies)
 
     n = int(rate * duration)
     cpu = CpuMeter(server_pid)
@@ -325,16 +329,7 @@ async def max_rate(client, path: str, concurrency: int, duration: float, server_
     async def worker() -> None:
         nonlocal errors
         while loop.time() < end:
-            t = loop.time()
-            try:
-                status, _ = await client.get(path)
-                ok = status == 200
-            except Exception:  # noqa: BLE001 - counted
-                ok = False
-            if ok:
-                latencies.append(loop.time() - t)
-            else:
-                errors += 1
+            errors += not await timed_get(client, path, loop.time(), latencies)
 
     cpu = CpuMeter(server_pid)
     t0 = loop.time()

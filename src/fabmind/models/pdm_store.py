@@ -136,7 +136,7 @@ def chamber_risk(store: Any, registry: Any, chamber_id: str) -> ChamberRisk | No
     type_id = next((c.type_id for c in store.chambers() if c.chamber_id == chamber_id), None)
     if type_id is None:
         raise ModelError(f"chamber_risk: unknown chamber {chamber_id!r}")
-    mv = registry.active(PDM_NAME, chamber_id) or registry.active(PDM_NAME, type_id)
+    mv = registry.resolve(PDM_NAME, chamber_id, type_id)
     if mv is None:
         return None
     runs = store.run_records(chamber_id=chamber_id)
