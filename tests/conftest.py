@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import socket
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -24,6 +27,33 @@ def pg_url() -> str:
     if not _port_open("127.0.0.1", 5432):
         pytest.skip("PostgreSQL is not reachable at 127.0.0.1:5432")
     return PG_URL
+
+
+@contextmanager
+def _pg_schema_store(url: str, prefix: str) -> Iterator:
+    """A Store in a throwaway PostgreSQL schema (``<prefix>_<pid>_<random>``), dropped afterwards, so
+    tests sharing the ``test`` database never see each other's rows."""
+    from sqlalchemy import text
+
+    from fabmind.store import Store
+    from fabmind.store.engine import make_engine
+
+    schema = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    store = Store(url, schema=schema)
+    try:
+        yield store
+    finally:
+        store.close()
+        engine = make_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_schema_store():
+    """``with pg_schema_store(url, prefix) as store:`` a Store in its own PostgreSQL schema, dropped after."""
+    return _pg_schema_store
 
 
 @pytest.fixture(scope="session")

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import uuid
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from fabmind.ingest.source import InProcessBus
 from fabmind.monitor import repository as repo
@@ -19,20 +17,11 @@ pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture()
-def pg_live_store(pg_url, gen):
-    from fabmind.store import Store
-    from fabmind.store.engine import make_engine
-
-    schema = f"fabmind_live_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    store = Store(pg_url, schema=schema)
-    ensure_live_tables(store.engine)
-    store.upsert(gen.chambers + gen.sensors)
-    yield store
-    store.close()
-    engine = make_engine(pg_url)
-    with engine.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-    engine.dispose()
+def pg_live_store(pg_url, gen, pg_schema_store):
+    with pg_schema_store(pg_url, "fabmind_live") as store:
+        ensure_live_tables(store.engine)
+        store.upsert(gen.chambers + gen.sensors)
+        yield store
 
 
 def test_replayed_stream_on_postgres_stores_each_reading_once(pg_live_store, gen):

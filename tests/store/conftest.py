@@ -7,27 +7,18 @@ and the schema is dropped at the end.
 
 from __future__ import annotations
 
-import os
-import uuid
 
 import pytest
 from sqlalchemy import text
 
 from fabmind.store import Store
-from fabmind.store.engine import make_engine
 from fabmind.store.schema import CORE_TABLES
 
 
 @pytest.fixture(scope="session")
-def pg_store_session(pg_url):
-    schema = f"fabmind_t_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    store = Store(pg_url, schema=schema)
-    yield store
-    store.close()
-    engine = make_engine(pg_url)
-    with engine.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-    engine.dispose()
+def pg_store_session(pg_url, pg_schema_store):
+    with pg_schema_store(pg_url, "fabmind_t") as store:
+        yield store
 
 
 def _truncate(store: Store) -> None:
