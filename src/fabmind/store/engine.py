@@ -21,9 +21,9 @@ from sqlalchemy import Connection, Engine, create_engine, event, make_url
 _SCHEMA_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 SQLITE_PRAGMAS = (
+    "PRAGMA busy_timeout=30000",  # first: the pragmas below may need a lock another opener holds
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=NORMAL",
-    "PRAGMA busy_timeout=30000",
     "PRAGMA cache_size=-65536",
     "PRAGMA mmap_size=268435456",
     "PRAGMA temp_store=MEMORY",
@@ -64,7 +64,7 @@ def _sqlite_engine(url, echo: bool) -> Engine:
         dbapi_connection.isolation_level = None  # no implicit transactions: SQLAlchemy emits BEGIN
         cursor = dbapi_connection.cursor()
         for pragma in SQLITE_PRAGMAS:
-            cursor.execute(pragma)
+            _execute_with_retry(cursor, pragma)
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -74,6 +74,26 @@ def _sqlite_engine(url, echo: bool) -> Engine:
         connection.exec_driver_sql(f"BEGIN {connection.get_execution_options().get('sqlite_begin', '')}")
 
     return engine
+
+
+def _execute_with_retry(cursor, sql: str, attempts: int = 60) -> None:
+    """Run a PRAGMA, retrying while another connection holds the lock it needs.
+
+    Switching a new database to WAL takes an exclusive lock; SQLite does not always call the busy
+    handler for it, so several processes opening a fresh file at once can see "database is locked"
+    here. They wait and retry (up to ~30 s in all) instead of failing.
+    """
+    import sqlite3
+    import time
+
+    for attempt in range(attempts):
+        try:
+            cursor.execute(sql)
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.05 * min(attempt + 1, 10))
 
 
 @contextmanager
