@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import pickle
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -199,8 +200,8 @@ class SmallModel(BaseEstimator):
         if not self.metadata_.version:
             self.metadata_.version = hashlib.sha256(blob).hexdigest()[:12]
             blob = pickle.dumps({"format": FORMAT_VERSION, "model": self}, protocol=pickle.HIGHEST_PROTOCOL)
-        path.write_bytes(blob)
-        path.with_suffix(".json").write_text(self.metadata_.to_json())
+        _atomic_write(path, blob)  # a worker killed mid-write never leaves half a model behind
+        _atomic_write(path.with_suffix(".json"), self.metadata_.to_json().encode())
         return path
 
     @staticmethod
@@ -212,3 +213,9 @@ class SmallModel(BaseEstimator):
         if not isinstance(payload, dict) or payload.get("format") != FORMAT_VERSION:
             raise ModelError(f"{path} is not a fabmind model file of format {FORMAT_VERSION}")
         return payload["model"]
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)

@@ -120,24 +120,57 @@ class ModelRegistry:
 
     def _add(self, index: dict[str, Any], model: SmallModel, scope: str, name: str | None,
              metrics: dict[str, float] | None, activate: bool, note: str) -> ModelVersion:
-        meta = model.metadata
-        name = name or meta.name
+        name = name or model.metadata.name
         entry = self._entry(index, name, scope, create=True)
         number = max((v["number"] for v in entry["versions"]), default=0) + 1
+        rec = self.save_version(model, name=name, scope=scope, number=number, metrics=metrics, note=note)
+        return self._append(entry, rec, activate)
+
+    @staticmethod
+    def _append(entry: dict[str, Any], rec: dict[str, Any], activate: bool) -> ModelVersion:
+        entry["versions"].append(rec)
+        if activate:
+            entry["active"] = rec["number"]
+            entry["history"].append(rec["number"])
+        return ModelRegistry._as_version(rec, entry["active"])
+
+    def next_numbers(self, names: list[str], scopes: list[str]) -> dict[tuple[str, str], int]:
+        """The number the next version of each ``(name, scope)`` will get (1 for a new one): what a worker
+        passes to :meth:`save_version` so that the driver only has to :meth:`add_saved` the records."""
+        models = self._read()["models"]
+        return {(n, s): max((v["number"] for v in models.get(n, {}).get(s, {}).get("versions", [])), default=0) + 1
+                for n in names for s in scopes}
+
+    def save_version(self, model: SmallModel, *, name: str, scope: str, number: int,
+                     metrics: dict[str, float] | None = None, note: str = "") -> dict[str, Any]:
+        """Write ``model`` as version ``number`` of ``(name, scope)`` and return its index record, without
+        touching the index. Safe on a worker: writing the same version again (a rerun task) replaces the
+        file with an equal one; the version becomes visible only when :meth:`add_saved` records it."""
+        meta = model.metadata
         version = f"{name}:{scope}:v{number}"
         meta.version, meta.scope = version, scope
         if metrics:
             meta.metrics.update({k: float(v) for k, v in metrics.items()})
         rel = Path(name) / scope.replace("/", "__") / f"v{number}.pkl"
         model.save(self.root / rel)
-        rec = dict(name=name, scope=scope, version=version, number=number, path=str(rel), family=meta.family,
-                   created=datetime.now(UTC).isoformat(timespec="seconds"), n_train=meta.n_train,
-                   train_start=meta.train_start, train_end=meta.train_end, metrics=dict(meta.metrics), note=note)
-        entry["versions"].append(rec)
-        if activate:
-            entry["active"] = number
-            entry["history"].append(number)
-        return self._as_version(rec, entry["active"])
+        return dict(name=name, scope=scope, version=version, number=number, path=str(rel), family=meta.family,
+                    created=datetime.now(UTC).isoformat(timespec="seconds"), n_train=meta.n_train,
+                    train_start=meta.train_start, train_end=meta.train_end, metrics=dict(meta.metrics), note=note)
+
+    def add_saved(self, records: list[dict[str, Any]], *, activate: bool = True) -> list[ModelVersion]:
+        """Record versions written by :meth:`save_version` (one index write). A record whose number is already
+        taken in the index (the registry moved on since :meth:`next_numbers`) is refused."""
+        index = self._read()
+        out = []
+        for rec in records:
+            entry = self._entry(index, rec["name"], rec["scope"], create=True)
+            if any(v["number"] == rec["number"] for v in entry["versions"]):
+                raise ModelError(f"registry: {rec['version']} was registered meanwhile; train again")
+            if not (self.root / rec["path"]).exists():
+                raise ModelError(f"registry: no model file for {rec['version']} at {self.root / rec['path']}")
+            out.append(self._append(entry, rec, activate))
+        self._write(index)
+        return out
 
     def versions(self, name: str, scope: str) -> list[ModelVersion]:
         entry = self._entry(self._read(), name, scope)

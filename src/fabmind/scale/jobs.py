@@ -106,11 +106,13 @@ class ChamberModels:
     """What training one chamber produced: one fitted MSPC per recipe with enough runs."""
 
     chamber_id: str
-    models: dict[str, MSPC]  # recipe id -> fitted model
+    models: dict[str, MSPC]  # recipe id -> fitted model (empty when the task saved them itself)
     fingerprints: dict[str, str]  # recipe id -> training fingerprint (idempotent registration)
     n_runs: int
     skipped: tuple[str, ...]  # recipes run in the window with too few runs to train
     seconds: float
+    saved: list[dict[str, Any]] = field(default_factory=list)  # index records of versions the task wrote
+    reused: list[str] = field(default_factory=list)  # recipes whose active version has this fingerprint
 
 
 def _fingerprint(chamber_id: str, recipe_id: str, start: datetime | None, end: datetime | None,
@@ -123,16 +125,46 @@ def _fingerprint(chamber_id: str, recipe_id: str, start: datetime | None, end: d
 
 
 def train_chamber(store_url: str, chamber_id: str, train_start: datetime | None, train_end: datetime,
-                  config: FdcConfig = FdcConfig(), responses: dict[str, str] | None = None) -> ChamberModels:
+                  config: FdcConfig = FdcConfig(), responses: dict[str, str] | None = None,
+                  save: SaveTo | None = None) -> ChamberModels:
     """Fit the FDC models of one chamber (one per recipe) on its runs in ``[train_start, train_end)``.
 
     ``responses``: recipe id -> file of the recipe's setpoint response pooled over all its chambers
     (:func:`fit_recipe_response`, stage 1 of :func:`train_fleet`); without it a context-adjusted
     model learns the response from this chamber's runs alone, as ``train_fdc`` would for one chamber.
-    Pure: reads the store, returns the models; the driver registers them.
+    Without ``save`` it is pure: reads the store, returns the models. With ``save`` it writes each new
+    model as the version number the driver reserved (``ModelRegistry.save_version``: rerunning the task
+    rewrites the same file) and returns only the index records; the driver records them in one write.
     """
     with one_blas_thread():
-        return _train_chamber(store_url, chamber_id, train_start, train_end, config, responses or {})
+        res = _train_chamber(store_url, chamber_id, train_start, train_end, config, responses or {})
+        if save is not None:
+            _save_chamber(res, save)
+        return res
+
+
+@dataclass(frozen=True)
+class SaveTo:
+    """Where a training task writes its models: the registry folder, the version number reserved for each
+    recipe's model, and the fingerprint of each recipe's active version (equal -> reuse, write nothing)."""
+
+    registry_root: str
+    numbers: dict[str, int]  # recipe id -> next version number of model_name(recipe) for this chamber
+    active_fingerprints: dict[str, str]  # recipe id -> fingerprint of the active version
+
+
+def _save_chamber(res: ChamberModels, save: SaveTo) -> None:
+    from fabmind.models.registry import ModelRegistry
+
+    registry = ModelRegistry(save.registry_root)
+    for recipe, model in res.models.items():
+        fp = res.fingerprints[recipe]
+        if save.active_fingerprints.get(recipe) == fp:
+            res.reused.append(recipe)
+        else:
+            res.saved.append(registry.save_version(model, name=model_name(recipe), scope=res.chamber_id,
+                                                   number=save.numbers[recipe], note=f"fp:{fp}"))
+    res.models = {}  # written: nothing bulky travels back to the driver
 
 
 def _train_chamber(store_url: str, chamber_id: str, train_start: datetime | None, train_end: datetime,
@@ -241,14 +273,24 @@ def train_fleet(executor: Executor, store_url: str, registry: Any, train_start: 
     if config.adjust and config.pool_response:
         store = open_store(store_url)
         type_of = {c.chamber_id: c.type_id for c in store.chambers()}
-        by_recipe = {r.recipe_id: [c for c in ids if type_of.get(c) == r.type_id] for r in store.recipes()}
-        by_recipe = {k: v for k, v in sorted(by_recipe.items()) if v}
+        pm_all = store_pm_ends(store)
+        # one task per recipe and column set (chambers with / without PM ages pool separately), the
+        # biggest pools first: stage 1 is the serial part of fleet training, so its tasks must be small
+        # and start in an order that lets the workers finish them together
+        tasks: list[tuple[str, list[str]]] = []
+        for r in sorted(store.recipes(), key=lambda r: r.recipe_id):
+            members = [c for c in ids if type_of.get(c) == r.type_id]
+            for known in (True, False):
+                part = [c for c in members if (_pm(pm_all, c, config) is not None) == known]
+                if part:
+                    tasks.append((r.recipe_id, part))
+        tasks.sort(key=lambda t: -min(len(t[1]), config.response_pool_max))
         fitted = executor.map(fit_recipe_response,
-                              [(store_url, rid, cs, train_start, train_end, config) for rid, cs in by_recipe.items()],
-                              keys=[f"response-{rid}" for rid in by_recipe])
+                              [(store_url, rid, cs, train_start, train_end, config) for rid, cs in tasks],
+                              keys=[f"response-{rid}-{i}" for i, (rid, _) in enumerate(tasks)])
         folder = Path(registry.root) / "_responses"
         folder.mkdir(parents=True, exist_ok=True)
-        for rid, per_chamber in zip(by_recipe, fitted):
+        for (rid, _), per_chamber in zip(tasks, fitted):
             paths: dict[int, str] = {}
             for c, response in per_chamber.items():
                 if id(response) not in paths:
@@ -258,29 +300,33 @@ def train_fleet(executor: Executor, store_url: str, registry: Any, train_start: 
                         path.write_bytes(blob)
                     paths[id(response)] = str(path.resolve())
                 responses[c][rid] = paths[id(response)]
-    results: list[ChamberModels] = batched_map(
-        executor, train_chamber, [(store_url, c, train_start, train_end, config, responses[c]) for c in ids],
-        keys=[f"train-{c.replace('/', '_')}" for c in ids], progress=progress)
-    return _register(registry, results, t0)
-
-
-def _register(registry: Any, results: Sequence[ChamberModels], t0: float) -> FleetTraining:
+    # the workers write the model files (versions reserved here); the driver writes the index once
+    store = open_store(store_url)
+    type_of = {c.chamber_id: c.type_id for c in store.chambers()}
+    recipes_of: dict[str, list[str]] = {}
+    for r in store.recipes():
+        recipes_of.setdefault(r.type_id, []).append(r.recipe_id)
+    all_recipes = sorted({r for rs in recipes_of.values() for r in rs})
+    numbers = registry.next_numbers([model_name(r) for r in all_recipes], ids)
     active = registry.active_versions()
-    known: dict[tuple[str, str, str], Any] = {}
-    for (name, scope), mv in active.items():
-        if mv.note.startswith("fp:"):
-            known[(name, scope, mv.note[3:])] = mv
-    reuse, new, notes = [], [], []
-    for res in results:
-        for recipe, model in res.models.items():
-            name, fp = model_name(recipe), res.fingerprints[recipe]
-            hit = known.get((name, res.chamber_id, fp))
-            if hit is not None:
-                reuse.append(hit)
-            else:
-                new.append((model, res.chamber_id, name))
-                notes.append(f"fp:{fp}")
-    versions = reuse + (registry.register_many(new, notes=notes) if new else [])
+    saves = []
+    for c in ids:
+        mine = recipes_of.get(type_of.get(c), all_recipes)
+        fps = {r: active[(model_name(r), c)].note[3:] for r in mine
+               if (model_name(r), c) in active and active[(model_name(r), c)].note.startswith("fp:")}
+        saves.append(SaveTo(str(Path(registry.root).resolve()), {r: numbers[(model_name(r), c)] for r in mine}, fps))
+    results: list[ChamberModels] = batched_map(
+        executor, train_chamber,
+        [(store_url, c, train_start, train_end, config, responses[c], save) for c, save in zip(ids, saves)],
+        keys=[f"train-{c.replace('/', '_')}" for c in ids], progress=progress)
+    return _register(registry, results, active, t0)
+
+
+def _register(registry: Any, results: Sequence[ChamberModels], active: dict[tuple[str, str], Any],
+              t0: float) -> FleetTraining:
+    reuse = [active[(model_name(recipe), res.chamber_id)] for res in results for recipe in res.reused]
+    records = [rec for res in results for rec in res.saved]
+    versions = reuse + (registry.add_saved(records) if records else [])
     return FleetTraining(versions=versions, reused=len(reuse), chambers=len(results),
                          runs=sum(r.n_runs for r in results),
                          skipped={r.chamber_id: r.skipped for r in results if r.skipped},
