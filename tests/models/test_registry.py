@@ -54,3 +54,26 @@ def test_unknown_model_is_a_clear_error(tmp_path):
         ModelRegistry(tmp_path).versions("mspc", "ETCH-01/A")
     with pytest.raises(ModelError, match="no active model"):
         ModelRegistry(tmp_path).load("mspc", "ETCH-01/A")
+
+
+def test_versions_written_elsewhere_are_recorded_in_one_index_write(tmp_path):
+    """What fleet training does: the driver reserves numbers, workers write files, the driver records them."""
+    reg = ModelRegistry(tmp_path)
+    reg.register(MSPC(n_components=1).fit(X), scope="ETCH-01/A")
+    numbers = reg.next_numbers(["mspc"], ["ETCH-01/A", "ETCH-01/B"])
+    assert numbers == {("mspc", "ETCH-01/A"): 2, ("mspc", "ETCH-01/B"): 1}
+    worker = ModelRegistry(tmp_path)  # another process, same folder
+    recs = [worker.save_version(MSPC(n_components=2).fit(X), name="mspc", scope=s, number=numbers[("mspc", s)])
+            for s in ("ETCH-01/A", "ETCH-01/B")]
+    assert reg.active("mspc", "ETCH-01/A").number == 1  # not visible before it is recorded
+    again = worker.save_version(MSPC(n_components=2).fit(X), name="mspc", scope="ETCH-01/A", number=2)
+    assert again["path"] == recs[0]["path"]  # a rerun task rewrites the same file
+    versions = reg.add_saved(recs)
+    assert [v.version for v in versions] == ["mspc:ETCH-01/A:v2", "mspc:ETCH-01/B:v1"]
+    assert reg.load("mspc", "ETCH-01/A").metadata.version == "mspc:ETCH-01/A:v2"
+    assert reg.rollback("mspc", "ETCH-01/A").number == 1
+    with pytest.raises(ModelError, match="registered meanwhile"):
+        reg.add_saved(recs[:1])
+    ghost = dict(recs[1], number=9, version="mspc:ETCH-01/B:v9", path="mspc/ETCH-01__B/v9.pkl")
+    with pytest.raises(ModelError, match="no model file"):
+        reg.add_saved([ghost])
