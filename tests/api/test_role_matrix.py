@@ -12,6 +12,8 @@ MIN_ROLE = {
     ("POST", "/api/auth/logout"): PUBLIC,
     ("GET", "/api/auth/me"): "viewer",
     ("POST", "/api/auth/tokens"): "viewer",
+    ("GET", "/api/auth/tokens"): "viewer",
+    ("DELETE", "/api/auth/tokens/{token_id}"): "viewer",
     ("GET", "/api/users"): "admin",
     ("POST", "/api/users"): "admin",
     ("GET", "/api/audit"): "admin",

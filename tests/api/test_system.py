@@ -71,3 +71,28 @@ def test_production_refuses_placeholder_secret():
 
     with pytest.raises(ValueError, match="FABMIND_SECRET_KEY"):
         Settings(environment="production", secret_key="changeme")
+
+
+def test_tokens_are_listed_without_the_secret_and_revoked_by_id(app, client, auth):
+    directory = app.state.directory
+    mine = directory.issue_token("engineer", "laptop")
+    other = directory.issue_token("viewer", "script")
+    me = {"Authorization": f"Bearer {mine}"}
+    listed = client.get("/api/auth/tokens", headers=me).json()
+    assert {t["username"] for t in listed} == {"engineer"} and "laptop" in {t["name"] for t in listed}
+    assert all(mine not in str(t) and other not in str(t) for t in listed)
+    assert client.get("/api/auth/tokens?all_users=true", headers=me).status_code == 403
+    everyone = client.get("/api/auth/tokens?all_users=true", headers=auth("admin")).json()
+    other_id = next(t["id"] for t in everyone if t["name"] == "script")
+    # an engineer cannot revoke another user's token; the admin can
+    assert client.delete(f"/api/auth/tokens/{other_id}", headers=me).status_code == 404
+    assert client.get("/api/auth/me", headers={"Authorization": f"Bearer {other}"}).status_code == 200
+    assert client.delete(f"/api/auth/tokens/{other_id}", headers=auth("admin")).status_code == 204
+    assert client.get("/api/auth/me", headers={"Authorization": f"Bearer {other}"}).status_code == 401
+    # revoking your own token ends it on the next request, and it is audited
+    mine_id = next(t["id"] for t in listed if t["name"] == "laptop")
+    assert client.delete(f"/api/auth/tokens/{mine_id}", headers=me).status_code == 204
+    assert client.get("/api/auth/me", headers=me).status_code == 401
+    actions = [(e["action"], e["target"]) for e in directory.audit_entries(20)]
+    assert ("token.revoke", mine_id) in actions and ("token.revoke", other_id) in actions
+    assert client.delete("/api/auth/tokens/not-hex", headers=auth("admin")).status_code == 404

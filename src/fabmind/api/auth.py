@@ -19,6 +19,7 @@ from sqlalchemy import Engine, delete, insert, select, update
 from fabmind.api.tables import api_tokens, audit_log, users
 
 ROLES = ("viewer", "engineer", "admin")
+TOKEN_ID_LEN = 12  # a token is named by this many hex digits of its SHA-256 (48 bits: unique in any directory)
 
 
 class AuthError(PermissionError):
@@ -121,6 +122,28 @@ class UserDirectory:
         """Delete an API token; False if it was not known. It stops working on the next request."""
         with self.engine.begin() as con:
             return con.execute(delete(api_tokens).where(api_tokens.c.token_hash == token_hash(token))).rowcount > 0
+
+    def list_tokens(self, username: str | None = None) -> list[dict[str, Any]]:
+        """API tokens (all users', or one user's): id (first 12 hex digits of the stored hash), owner, name,
+        created. The token itself cannot be shown: only its hash is stored."""
+        q = select(api_tokens).order_by(api_tokens.c.created)
+        if username is not None:
+            q = q.where(api_tokens.c.username == username)
+        with self.engine.connect() as con:
+            rows = con.execute(q).all()
+        return [{"id": r.token_hash[:TOKEN_ID_LEN], "username": r.username, "name": r.name, "created": r.created}
+                for r in rows]
+
+    def revoke_token_id(self, token_id: str, username: str | None = None) -> bool:
+        """Delete the token whose id (hash prefix from :meth:`list_tokens`) is ``token_id``; with ``username``,
+        only if that user owns it. False if there is no such token."""
+        if len(token_id) != TOKEN_ID_LEN or any(ch not in "0123456789abcdef" for ch in token_id):
+            return False
+        q = delete(api_tokens).where(api_tokens.c.token_hash.startswith(token_id))
+        if username is not None:
+            q = q.where(api_tokens.c.username == username)
+        with self.engine.begin() as con:
+            return con.execute(q).rowcount > 0
 
     def audit(self, user: User | str, action: str, target: str = "", proposal_id: str | None = None,
               detail: dict[str, Any] | None = None, remote: str | None = None) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from fastapi import APIRouter, Form, HTTPException, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
@@ -68,6 +70,31 @@ def new_token(user: CurrentUser, directory: DirectoryDep, name: str = "") -> Tok
     token = directory.issue_token(user.username, name[:64])
     directory.audit(user, "token.issue", target=user.username)
     return TokenOut(token=token, username=user.username)
+
+class TokenInfo(BaseModel):
+    id: str
+    username: str
+    name: str
+    created: datetime
+
+
+@router.get("/api/auth/tokens", tags=["auth"])
+def list_tokens(user: CurrentUser, directory: DirectoryDep, all_users: bool = False) -> list[TokenInfo]:
+    """Your API tokens (admins: everyone's with ``all_users=true``); the tokens themselves are never shown."""
+    if all_users and not user.has_role("admin"):
+        raise HTTPException(403, "listing every user's tokens needs the admin role")
+    return [TokenInfo(**t) for t in directory.list_tokens(None if all_users else user.username)]
+
+
+@router.delete("/api/auth/tokens/{token_id}", tags=["auth"], status_code=204)
+def revoke_token(token_id: str, user: CurrentUser, directory: DirectoryDep) -> Response:
+    """Revoke one of your tokens (admins: anyone's); it stops working on the next request."""
+    owner = None if user.has_role("admin") else user.username
+    if not directory.revoke_token_id(token_id, owner):
+        raise HTTPException(404, f"no API token {token_id!r}" + ("" if owner is None else " of yours"))
+    directory.audit(user, "token.revoke", target=token_id)
+    return Response(status_code=204)
+
 
 class UserIn(BaseModel):
     username: str = Field(pattern=r"^[a-zA-Z0-9_.-]{1,64}$")
