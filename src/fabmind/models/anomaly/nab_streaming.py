@@ -1,0 +1,214 @@
+"""Streaming detector for univariate streams (built for the NAB protocol): value surprise + shape novelty.
+
+Three online evidence channels, all causal (the score of record ``t`` uses records ``0..t`` only):
+
+* **value surprise** (as :class:`~fabmind.models.anomaly.univariate.RangeZDetector`): the rolling
+  z-score of ``x_t`` against the previous ``z_window`` values (weight ``z_weight``), plus
+  ``breakout_weight`` x how far ``x_t`` leaves the [min, max] range seen so far (relative to that range);
+* **recent breakout**: ``recent_breakout_weight`` x how far ``x_t`` leaves the [min, max] range of the
+  previous ``recent_window`` records (default: one probationary period), so an excursion that is large
+  for recent times still counts after an older, larger one;
+* **shape novelty** (in the spirit of ARTime's windowed, down-sampled features): the stream is averaged
+  over blocks of ``step`` records (``step`` chosen so the probationary period holds about
+  ``novelty_window * novelty_per_probation`` blocks); block means within ``novelty_chomp`` x (range seen
+  so far) of the running median of block means are set to that median (small wiggles carry no shape);
+  every block ends a feature vector of the last ``novelty_window`` block means; its novelty is the
+  distance to its nearest neighbour among *all earlier* feature vectors (continued online learning:
+  every vector joins the memory), divided by the value range seen so far. The channel reports that
+  novelty relative to a slowly forgetting maximum of the novelties seen since ``novelty_warm`` x
+  probation (the maximum halves every ``novelty_halflife`` probationary periods unless renewed), so a
+  window more novel than anything seen lately scores > 1.
+
+Evidence ``e = max(max(z_weight * z, novelty_weight * novelty) + breakout_weight * breakout,
+recent_breakout_weight * recent_breakout)`` is mapped to ``e / (e + 3)`` in [0, 1); it is 0 during the
+first ``probation`` records, and a score is reported only when it is a new high over the last
+``suppress`` records (an ongoing excursion alarms once). ``score_series`` is the vectorised form;
+``update`` its per-record twin.
+
+Example::
+
+    >>> import numpy as np
+    >>> from fabmind.models.anomaly.nab_streaming import NABStreamingDetector
+    >>> x = np.r_[np.sin(np.arange(600) / 5.0), 6.0, np.sin(np.arange(100) / 5.0)]
+    >>> s = NABStreamingDetector(probation=100).score_series(x)
+    >>> int(np.argmax(s)), bool(s.max() > 0.9)
+    (600, True)
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import deque
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["NABStreamingDetector"]
+
+
+def _median_sorted(a: list[float]) -> float:
+    k = len(a)
+    return a[k // 2] if k % 2 else 0.5 * (a[k // 2 - 1] + a[k // 2])
+
+
+class NABStreamingDetector:
+    def __init__(self, probation: int = 0, z_window: int = 400, min_history: int = 20, z_weight: float = 0.8,
+                 breakout_weight: float = 3000.0, recent_window: int | None = None,
+                 recent_breakout_weight: float = 50.0, novelty_window: int = 8,
+                 novelty_per_probation: int = 13, novelty_weight: float = 30.0, novelty_warm: float = 0.5,
+                 novelty_halflife: float | None = 4.0, novelty_chomp: float = 0.03, suppress: int = 100):
+        self.probation = int(probation)
+        self.z_window = z_window
+        self.min_history = min_history
+        self.z_weight = z_weight
+        self.breakout_weight = breakout_weight
+        self.recent_window = int(recent_window if recent_window is not None
+                                 else max(self.probation, 2 * min_history))
+        self.recent_breakout_weight = recent_breakout_weight
+        self.novelty_window = novelty_window
+        self.novelty_per_probation = novelty_per_probation
+        self.novelty_weight = novelty_weight
+        self.novelty_warm = novelty_warm
+        self.novelty_halflife = novelty_halflife
+        self.novelty_chomp = novelty_chomp
+        self.suppress = suppress
+        self.step = max(1, int(round(self.probation / (novelty_window * novelty_per_probation))))
+        pb_blocks = self.probation / self.step
+        halflife = None if novelty_halflife is None else max(novelty_halflife * pb_blocks, 1.0)
+        self._decay = 1.0 if halflife is None else 0.5 ** (1.0 / halflife)
+        self.reset()
+
+    # ------------------------------------------------------------------ streaming form
+    def reset(self) -> None:
+        self._hist: deque[float] = deque(maxlen=self.z_window)
+        self._recent: deque[float] = deque(maxlen=self.recent_window)
+        self._raw: deque[float] = deque(maxlen=max(self.suppress, 1))
+        self._n = 0
+        self._hi = -np.inf
+        self._lo = np.inf
+        self._block: list[float] = []
+        self._ds: list[float] = []
+        self._ds_sorted: list[float] = []
+        self._ds_hi = -np.inf
+        self._ds_lo = np.inf
+        self._feats: list[np.ndarray] = []
+        self._nov_max = 0.0
+
+    def _novelty_update(self, x: float) -> float:
+        """Feed one record; returns the novelty ratio when ``x`` closes a block (else 0)."""
+        self._block.append(x)
+        if len(self._block) < self.step:
+            return 0.0
+        m = float(np.mean(self._block))
+        self._block = []
+        self._ds_hi, self._ds_lo = max(self._ds_hi, m), min(self._ds_lo, m)
+        rng = (self._ds_hi - self._ds_lo) + 1e-9
+        bisect.insort(self._ds_sorted, m)
+        if self.novelty_chomp > 0:
+            med = _median_sorted(self._ds_sorted)
+            if abs(m - med) < self.novelty_chomp * rng:
+                m = med
+        self._ds.append(m)
+        j = len(self._ds) - 1  # block index just closed
+        if j + 1 < self.novelty_window:
+            return 0.0
+        f = np.asarray(self._ds[-self.novelty_window:])
+        d = 0.0
+        if self._feats:
+            mem = np.asarray(self._feats)
+            d2 = float(np.min(np.sum(mem * mem, axis=1) + f @ f - 2.0 * mem @ f))
+            d = np.sqrt(max(d2, 0.0))
+        self._feats.append(f)
+        d /= rng
+        pb_blocks = self.probation / self.step
+        out = d / self._nov_max if (j >= pb_blocks and self._nov_max > 0) else 0.0
+        if j >= self.novelty_warm * pb_blocks:
+            self._nov_max = max(self._nov_max * self._decay, d)
+        return out
+
+    def update(self, x: float) -> float:
+        """Score the next value of the stream (uses only the values seen up to and including it)."""
+        x = float(x)
+        z = brk = rbrk = 0.0
+        if len(self._hist) >= self.min_history:
+            h = np.fromiter(self._hist, float)
+            mu, sd = h.mean(), h.std(ddof=1)
+            z = abs(x - mu) / (sd + 1e-9 * (1 + abs(mu)))
+        if self._n >= self.min_history:
+            brk = max(x - self._hi, self._lo - x, 0.0) / (self._hi - self._lo + 1e-9)
+        if len(self._recent) >= self.min_history:
+            rhi, rlo = max(self._recent), min(self._recent)
+            rbrk = max(x - rhi, rlo - x, 0.0) / (rhi - rlo + 1e-9)
+        nov = self._novelty_update(x)
+        e = max(max(self.z_weight * z, self.novelty_weight * nov) + self.breakout_weight * brk,
+                self.recent_breakout_weight * rbrk)
+        e = min(e, 1e6)
+        raw = e / (e + 3.0) if self._n >= self.probation else 0.0
+        prev = max(self._raw) if self._raw else 0.0
+        out = raw if (self.suppress <= 0 or raw > prev) else 0.0
+        self._raw.append(raw)
+        self._hist.append(x)
+        self._recent.append(x)
+        self._hi, self._lo = max(self._hi, x), min(self._lo, x)
+        self._n += 1
+        return out
+
+    # ------------------------------------------------------------------ vectorised form
+    def novelty_series(self, values: np.ndarray) -> np.ndarray:
+        """Novelty ratio per record (non-zero only where a block closes); equal to the streaming channel."""
+        v = np.asarray(values, dtype=float)
+        n, step, w = len(v), self.step, self.novelty_window
+        out = np.zeros(n)
+        m = n // step
+        if m < w:
+            return out
+        ds = v[: m * step].reshape(m, step).mean(axis=1)
+        rng = (np.maximum.accumulate(ds) - np.minimum.accumulate(ds)) + 1e-9
+        if self.novelty_chomp > 0:
+            med = pd.Series(ds).expanding().median().to_numpy()
+            ds = np.where(np.abs(ds - med) < self.novelty_chomp * rng, med, ds)
+        feats = np.lib.stride_tricks.sliding_window_view(ds, w)  # feats[k] ends at block k + w - 1
+        k_n = len(feats)
+        sq = np.einsum("ij,ij->i", feats, feats)
+        d = np.zeros(k_n)
+        chunk = 512
+        for a in range(1, k_n, chunk):
+            b = min(a + chunk, k_n)
+            d2 = sq[a:b, None] + sq[None, :b] - 2.0 * feats[a:b] @ feats[:b].T
+            d2[np.arange(b - a)[:, None] <= (np.arange(b)[None, :] - a)] = np.inf  # only earlier vectors
+            d[a:b] = np.sqrt(np.maximum(d2.min(axis=1), 0.0))
+        end = np.arange(k_n) + w - 1
+        d /= rng[end]
+        pb_blocks = self.probation / step
+        ratio = np.zeros(k_n)
+        past, decay, warm = 0.0, self._decay, self.novelty_warm * pb_blocks
+        for j, (dj, ej) in enumerate(zip(d.tolist(), end.tolist())):  # forgetting maximum: a short recurrence
+            if ej >= pb_blocks and past > 0:
+                ratio[j] = dj / past
+            if ej >= warm:
+                past = max(past * decay, dj)
+        out[(end + 1) * step - 1] = ratio
+        return out
+
+    def score_series(self, values: np.ndarray) -> np.ndarray:
+        """Vectorised scores of a whole stream; equal to calling :meth:`update` on each value in order."""
+        v = np.asarray(values, dtype=float)
+        s = pd.Series(v)
+        mu = s.rolling(self.z_window, min_periods=self.min_history).mean().shift(1)
+        sd = s.rolling(self.z_window, min_periods=self.min_history).std().shift(1)
+        z = ((s - mu).abs() / (sd + 1e-9 * (1 + mu.abs()))).fillna(0.0).to_numpy()
+        hi = s.expanding(self.min_history).max().shift(1)
+        lo = s.expanding(self.min_history).min().shift(1)
+        brk = (np.maximum(s - hi, lo - s) / (hi - lo + 1e-9)).clip(lower=0).fillna(0.0).to_numpy()
+        rhi = s.rolling(self.recent_window, min_periods=self.min_history).max().shift(1)
+        rlo = s.rolling(self.recent_window, min_periods=self.min_history).min().shift(1)
+        rbrk = (np.maximum(s - rhi, rlo - s) / (rhi - rlo + 1e-9)).clip(lower=0).fillna(0.0).to_numpy()
+        e = np.maximum(np.maximum(self.z_weight * z, self.novelty_weight * self.novelty_series(v))
+                       + self.breakout_weight * brk, self.recent_breakout_weight * rbrk)
+        e = np.minimum(e, 1e6)
+        raw = e / (e + 3.0)
+        raw[: self.probation] = 0.0
+        if self.suppress <= 0:
+            return raw
+        prev = pd.Series(raw).rolling(self.suppress, min_periods=1).max().shift(1).fillna(0.0).to_numpy()
+        return np.where(raw > prev, raw, 0.0)
