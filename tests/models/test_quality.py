@@ -160,3 +160,22 @@ def test_context_bad_input_and_round_trip(tmp_path):
     assert m.predict_proba(unseen).shape == (120, 2)
     back = SmallModel.load(m.save(tmp_path / "ctx.pkl"))
     assert np.allclose(back.predict_proba(X), m.predict_proba(X))
+
+
+def test_yield_recency_weights_and_stumps():
+    """``sample_weight`` lets recent wafers dominate after a drift: the relation flips half-way."""
+    from sklearn.metrics import roc_auc_score
+
+    X, y = _wafers(800)
+    y = y.copy()
+    y[:400] = (X["S5.main.mean"].iloc[:400] > 1.2).astype(int)  # old regime: another sensor drove fails
+    age = np.arange(600)[::-1]
+    stumps = dict(n_estimators=200, num_leaves=2, reg_lambda=10.0, max_features=None)
+    plain = YieldPassFailModel(**stumps).fit(X.iloc[:600], y[:600])
+    recent = YieldPassFailModel(**stumps).fit(X.iloc[:600], y[:600], sample_weight=0.5 ** (age / 50))
+    assert recent.get_params()["reg_lambda"] == 10.0
+    auc_plain = roc_auc_score(y[600:], plain.score(X.iloc[600:]))
+    auc_recent = roc_auc_score(y[600:], recent.score(X.iloc[600:]))
+    assert auc_recent > auc_plain, (auc_recent, auc_plain)
+    with pytest.raises(ModelError, match="sample_weight"):
+        YieldPassFailModel().fit(X, y, sample_weight=-np.ones(len(X)))

@@ -192,7 +192,10 @@ class YieldPassFailModel(SmallModel):
 
     ``y``: 1 = fail, 0 = pass (or booleans). ``score`` returns the fail probability. Features
     missing in more than ``max_missing`` of training rows or constant are not used (listed in
-    ``dropped_``); NaN in scoring data is allowed.
+    ``dropped_``); NaN in scoring data is allowed. ``reg_lambda``: L2 penalty on leaf values
+    (``num_leaves=2`` with a larger penalty gives heavily regularised boosted stumps).
+    ``fit(X, y, sample_weight=w)`` weights training rows, e.g. ``0.5 ** (age / half_life)`` to favour
+    recent wafers when the process drifts (multiplied with the class weights).
     """
 
     family: ClassVar[str] = "quality"
@@ -203,13 +206,14 @@ class YieldPassFailModel(SmallModel):
     def __init__(self, n_estimators: int = 400, learning_rate: float = 0.02, num_leaves: int = 7,
                  min_child_samples: int = 20, colsample_bytree: float = 0.3, max_features: int | None = 60,
                  max_missing: float = 0.5, class_weight: str | None = "balanced", random_state: int = 0,
-                 n_jobs: int = 1, top: int = 8):
+                 n_jobs: int = 1, top: int = 8, reg_lambda: float = 1.0):
         self.n_estimators, self.learning_rate, self.num_leaves = n_estimators, learning_rate, num_leaves
         self.min_child_samples, self.colsample_bytree = min_child_samples, colsample_bytree
         self.max_features, self.max_missing, self.class_weight = max_features, max_missing, class_weight
         self.random_state, self.n_jobs, self.top = random_state, n_jobs, top
+        self.reg_lambda = reg_lambda
 
-    def _fit(self, X: pd.DataFrame, y: Any, **_: Any) -> None:
+    def _fit(self, X: pd.DataFrame, y: Any, sample_weight: Any = None, **_: Any) -> None:
         import lightgbm as lgb
 
         if y is None:
@@ -219,6 +223,11 @@ class YieldPassFailModel(SmallModel):
             raise ModelError("YieldPassFailModel.fit: y must be one 0/1 (pass/fail) label per row")
         if labels.sum() < 2 or (1 - labels).sum() < 2:
             raise ModelError(f"YieldPassFailModel.fit: need >= 2 fails and passes, got {labels.sum()} fails")
+        weights = None
+        if sample_weight is not None:
+            weights = np.asarray(sample_weight, dtype=float)
+            if weights.shape != (len(X),) or not np.isfinite(weights).all() or (weights < 0).any() or weights.sum() <= 0:
+                raise ModelError("YieldPassFailModel.fit: sample_weight must be one finite weight >= 0 per row")
         X = X.replace([np.inf, -np.inf], np.nan)
         cols = _usable_columns(X, self.max_missing)
         if not cols:
@@ -230,9 +239,9 @@ class YieldPassFailModel(SmallModel):
         self.gbm_ = lgb.LGBMClassifier(
             n_estimators=self.n_estimators, learning_rate=self.learning_rate, num_leaves=self.num_leaves,
             min_child_samples=self.min_child_samples, subsample=0.8, subsample_freq=1,
-            colsample_bytree=self.colsample_bytree, class_weight=self.class_weight, reg_lambda=1.0,
+            colsample_bytree=self.colsample_bytree, class_weight=self.class_weight, reg_lambda=self.reg_lambda,
             random_state=self.random_state, n_jobs=self.n_jobs, verbose=-1,
-        ).fit(X[cols], labels)
+        ).fit(X[cols], labels, sample_weight=weights)
         self.center_, self.spread_ = X[cols].median(), X[cols].std(ddof=0)
         self.fail_rate_ = float(labels.mean())
 
