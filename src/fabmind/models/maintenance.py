@@ -8,7 +8,9 @@ Everything is causal (row ``t`` uses rows ``<= t`` of its asset only), so traini
 scoring rows are computed the same way.
 
 * :class:`RULModel` — LightGBM regression on window features against a piecewise-linear target
-  (capped at ``cap`` cycles), averaged with a small MLP (``mlp_weight``; 0 switches it off).
+  (capped at ``cap`` cycles), averaged with a small MLP (``mlp_weight``; 0 switches it off) and, when the
+  table carries the raw window (``window_features(..., raw=30)``) and torch is installed, a small CNN
+  (``net_weight``; :mod:`fabmind.models.rul_nets`).
   On NASA C-MAPSS FD001 this is measured in ``bench/cmapss.py``.
 * :class:`FailureRiskModel` — LightGBM classifier: probability that the asset fails within the
   horizon the labels were built for.
@@ -72,6 +74,7 @@ def window_features(
     short: int = 10,
     alphas: Sequence[float] = (0.1, 0.3),
     baseline: int = 20,
+    raw: int = 0,
 ) -> pd.DataFrame:
     """One row per history row (same index), causal window features per sensor plus ``age``.
 
@@ -79,11 +82,16 @@ def window_features(
     time/cycle column. Columns: ``<s>.last``, ``<s>.mean{window}``, ``<s>.mean{short}``,
     ``<s>.std{window}``, ``<s>.slope{window}`` (per row), ``<s>.ewm{alpha}``, ``<s>.drift``
     (slowest EWM minus the mean of the asset's first ``baseline`` rows), ``<s>.cummean``, ``age``.
+    With ``raw=w`` (>= 2) the raw window follows: ``<s>.raw0`` (this row) .. ``<s>.raw{w-1}`` (``w-1`` rows
+    earlier; rows before the asset's first are its first row), the input of ``RULModel``'s CNN member
+    (:mod:`fabmind.models.rul_nets`).
     """
     sensors = list(sensors)
     _check_history(hist, unit, order, sensors)
     if window < 2 or short < 1 or baseline < 1:
         raise ModelError(f"window_features: window={window}, short={short}, baseline={baseline} must be >= 2, 1, 1")
+    if raw == 1 or raw < 0:
+        raise ModelError(f"window_features: raw={raw} must be 0 (no raw window) or >= 2")
     h = hist.sort_values([unit, order], kind="stable")
     x = h[sensors].astype(float)
     g = x.groupby(h[unit], sort=False)
@@ -121,6 +129,12 @@ def window_features(
         feats[f"{s}.drift"] = slow[s] - base[s]
         feats[f"{s}.cummean"] = cummean[s]
     feats["age"] = pos + 1
+    if raw:
+        first = g.transform("first")
+        lagged = [g.shift(k).fillna(first) if k else x for k in range(raw)]
+        for s in sensors:
+            for k in range(raw):
+                feats[f"{s}.raw{k}"] = lagged[k][s]
     out = pd.DataFrame(feats, index=h.index)
     return out.loc[hist.index]
 
@@ -208,6 +222,13 @@ class RULModel(SmallModel):
     (``health_index.mean30``, ``health_index.ewm0.1``, ...) as extra inputs for both members: one
     denoised degradation signal instead of many noisy ones. Engine-grouped 5-fold CV on C-MAPSS
     FD001 training engines: RMSE 12.24 -> 12.04 (``bench/cmapss.py``).
+
+    Optional CNN member: when the feature table carries the raw window (``window_features(..., raw=30)``
+    adds ``<s>.raw0 .. <s>.raw29``), ``net_weight > 0`` and torch is importable, a small 1-D CNN
+    (:class:`fabmind.models.rul_nets.WindowCNN`, settings ``net_params``) is trained on that window plus the
+    other members' inputs, and the prediction becomes ``(1 - net_weight) * (GBM/MLP blend) + net_weight * CNN``.
+    The raw columns are the CNN's input only (the GBM, MLPs and health index never see them); a table without
+    them gives exactly the model without the member.
     """
 
     family: ClassVar[str] = "maintenance"
@@ -217,14 +238,22 @@ class RULModel(SmallModel):
     def __init__(self, cap: float = 125.0, n_estimators: int = 600, learning_rate: float = 0.03,
                  num_leaves: int = 31, min_child_samples: int = 50, colsample_bytree: float = 0.5,
                  mlp_weight: float = 0.5, mlp_hidden: tuple[int, ...] = (128, 64), mlp_seeds: int = 2,
-                 health_index: bool = True, random_state: int = 0, n_jobs: int = 1, top: int = 8):
+                 health_index: bool = True, random_state: int = 0, n_jobs: int = 1, top: int = 8,
+                 net_weight: float = 0.3, net_params: dict[str, Any] | None = None):
         self.cap, self.n_estimators, self.learning_rate = cap, n_estimators, learning_rate
         self.num_leaves, self.min_child_samples, self.colsample_bytree = num_leaves, min_child_samples, colsample_bytree
         self.mlp_weight, self.mlp_hidden, self.mlp_seeds = mlp_weight, mlp_hidden, mlp_seeds
         self.health_index, self.random_state, self.n_jobs, self.top = health_index, random_state, n_jobs, top
+        self.net_weight, self.net_params = net_weight, net_params
 
     def _inputs(self, X: pd.DataFrame) -> pd.DataFrame:
+        X = X.drop(columns=getattr(self, "raw_cols_", []))  # the raw window is the CNN's input only
         return _add_health_index(X, *self.hi_) if self.health_index else X
+
+    def _windows(self, X: pd.DataFrame) -> np.ndarray:
+        from fabmind.models.rul_nets import window_array
+
+        return window_array(X, self.net_sensors_, self.net_.w_)
 
     def _fit(self, X: pd.DataFrame, y: Any, **_: Any) -> None:
         import lightgbm as lgb
@@ -235,8 +264,21 @@ class RULModel(SmallModel):
         if target.shape != (len(X),) or not np.isfinite(target).all() or (target < 0).any():
             raise ModelError("RULModel.fit: y must be one finite, non-negative RUL per row")
         target = np.minimum(target, self.cap)
-        self.hi_ = _fit_health_index(X, target) if self.health_index else ([], [], np.zeros(0), 0.0)
-        X = self._inputs(X)
+        from fabmind.models import rul_nets
+
+        sensors, w = rul_nets.raw_columns(X.columns)
+        # only a complete raw window (every sensor, lags 0..w-1) is taken out of the other members' inputs
+        self.raw_cols_ = [f"{s}.raw{k}" for s in sensors for k in range(w)]
+        self.net_, self.net_sensors_ = None, sensors
+        raw_X = X
+        plain = X.drop(columns=self.raw_cols_)
+        self.hi_ = _fit_health_index(plain, target) if self.health_index else ([], [], np.zeros(0), 0.0)
+        X = self._inputs(raw_X)
+        if self.net_weight > 0 and w and rul_nets.available():
+            params = {"cap": self.cap, "random_state": self.random_state, "n_jobs": self.n_jobs,
+                      **(self.net_params or {})}
+            self.net_ = rul_nets.WindowCNN(**params)
+            self.net_.fit(rul_nets.window_array(raw_X, sensors, w), target, X.to_numpy(dtype=np.float32))
         self.gbm_ = lgb.LGBMRegressor(
             n_estimators=self.n_estimators, learning_rate=self.learning_rate, num_leaves=self.num_leaves,
             min_child_samples=self.min_child_samples, subsample=0.8, subsample_freq=1,
@@ -263,9 +305,9 @@ class RULModel(SmallModel):
                     self.mlps_.append(mlp.fit(X.to_numpy(dtype=float), target))
 
     def _score(self, X: pd.DataFrame) -> np.ndarray:
-        return self._score_inputs(self._inputs(X))
+        return self._score_inputs(self._inputs(X), X)
 
-    def _score_inputs(self, X: pd.DataFrame) -> np.ndarray:
+    def _score_inputs(self, X: pd.DataFrame, raw_X: pd.DataFrame | None = None) -> np.ndarray:
         pred = self.gbm_.predict(X)
         if self.mlps_:
             from threadpoolctl import threadpool_limits
@@ -274,6 +316,9 @@ class RULModel(SmallModel):
             with threadpool_limits(self.n_jobs):
                 mlp = np.mean([m.predict(arr) for m in self.mlps_], axis=0)
             pred = (1 - self.mlp_weight) * pred + self.mlp_weight * mlp
+        if getattr(self, "net_", None) is not None and raw_X is not None:
+            net = self.net_.predict(self._windows(raw_X), X.to_numpy(dtype=np.float32))
+            pred = (1 - self.net_weight) * pred + self.net_weight * net
         return np.clip(pred, 0.0, self.cap)
 
     def predict(self, X: Any) -> np.ndarray:
@@ -281,9 +326,10 @@ class RULModel(SmallModel):
         return self.score(X)
 
     def explain(self, X: Any) -> list[Explanation]:
-        df = self._inputs(self._validate(X, fitting=False))
-        return _lgbm_contributions(self.gbm_.booster_, df, self._score_inputs(df), self.center_, self.spread_,
-                                   self.top)
+        raw_X = self._validate(X, fitting=False)
+        df = self._inputs(raw_X)
+        return _lgbm_contributions(self.gbm_.booster_, df, self._score_inputs(df, raw_X), self.center_,
+                                   self.spread_, self.top)
 
 
 class FailureRiskModel(SmallModel):
