@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fabmind.models.anomaly.nab_streaming import NABStreamingDetector
+from fabmind.models.anomaly.nab_streaming import NABStreamingDetector, seasonal_period
 
 
 def _daily(n: int = 3000, seed: int = 0) -> np.ndarray:
@@ -40,3 +40,31 @@ def test_causal_and_streaming_equals_series():
     np.testing.assert_allclose(full[:1600], part, atol=1e-12)  # appending future data changes no past score
     d = NABStreamingDetector(probation=300)
     np.testing.assert_allclose([d.update(v) for v in x], full, atol=1e-9)
+
+
+def test_seasonal_period_is_found_from_probation_only():
+    lag, acf = seasonal_period(_daily()[:450])
+    assert abs(lag - 144) <= 2 and acf > 0.9
+    _, acf_noise = seasonal_period(np.random.default_rng(1).normal(size=450))
+    assert acf_noise < 0.5
+    # an aperiodic stream leaves the channel off
+    noise = np.random.default_rng(2).normal(size=2000)
+    assert (NABStreamingDetector(probation=300).season_series(noise) == 0).all()
+
+
+def test_seasonal_residual_finds_a_missing_daily_peak():
+    x = _daily()
+    # the day's peak is missing: the stream stays near its usual trough level (no value is extreme)
+    x[2160:2232] = 7.0 + np.random.default_rng(5).normal(0, 0.3, 72)
+    d = NABStreamingDetector(probation=450)
+    ss = d.season_series(x)
+    assert (ss[:450] == 0).all()
+    assert 2160 <= int(np.argmax(ss)) < 2232
+    others = np.r_[ss[450:2160], ss[2300:]]
+    assert ss[2160:2232].max() > 1.8 * others.max()
+    s = d.score_series(x)
+    assert s[2160:2232].max() > 0.95
+    # streaming twin (period estimated when the probation ends) gives the same scores
+    d2 = NABStreamingDetector(probation=450)
+    np.testing.assert_allclose([d2.update(v) for v in x], s, atol=1e-9)
+    assert abs(d2._period - 144) <= 2

@@ -17,10 +17,18 @@ Three online evidence channels, all causal (the score of record ``t`` uses recor
   every vector joins the memory), divided by the value range seen so far. The channel reports that
   novelty relative to a slowly forgetting maximum of the novelties seen since ``novelty_warm`` x
   probation (the maximum halves every ``novelty_halflife`` probationary periods unless renewed), so a
-  window more novel than anything seen lately scores > 1.
+  window more novel than anything seen lately scores > 1;
+* **seasonal residual** (for strongly periodic streams): at the end of the probationary period the
+  period ``P`` is estimated from the probationary records only, as the lag (``season_min_lag`` ..
+  probation / 2) with the highest local maximum of the autocorrelation; if that autocorrelation is at
+  least ``season_min_acf`` the channel is on and reports the rolling z-score of the residual
+  ``r_t = x_t - x_{t-P}`` against the previous ``z_window`` residuals (weight ``season_weight``), so a
+  cycle that departs from the previous one (a missing daily peak) counts even when every value is
+  ordinary. The channel is off for streams without a clear period and when ``season_weight`` is 0.
 
 Evidence ``e = max(max(z_weight * z, novelty_weight * novelty) + breakout_weight * breakout,
-recent_breakout_weight * recent_breakout)`` is mapped to ``e / (e + 3)`` in [0, 1); it is 0 during the
+recent_breakout_weight * recent_breakout, season_weight * seasonal_z)`` is mapped to ``e / (e + 3)``
+in [0, 1); it is 0 during the
 first ``probation`` records, and a score is reported only when it is a new high over the last
 ``suppress`` records (an ongoing excursion alarms once). ``score_series`` is the vectorised form;
 ``update`` its per-record twin.
@@ -43,7 +51,28 @@ from collections import deque
 import numpy as np
 import pandas as pd
 
-__all__ = ["NABStreamingDetector"]
+__all__ = ["NABStreamingDetector", "seasonal_period"]
+
+
+def seasonal_period(values: np.ndarray, min_lag: int = 10) -> tuple[int, float]:
+    """(lag, autocorrelation) of the highest local maximum of the autocorrelation over lags
+    ``min_lag`` .. ``len(values) // 2 - 1``; ``(0, 0.0)`` when there is none (or the stream is constant)."""
+    x = np.asarray(values, dtype=float)
+    n = len(x)
+    top = n // 2
+    if top - 1 < max(min_lag, 2) or x.std() == 0:
+        return 0, 0.0
+    ac = np.zeros(top + 1)
+    for lag in range(1, top + 1):
+        a, b = x[:-lag], x[lag:]
+        sa, sb = a.std(), b.std()
+        if sa > 0 and sb > 0:
+            ac[lag] = float(np.mean((a - a.mean()) * (b - b.mean())) / (sa * sb))
+    best = (0, 0.0)
+    for lag in range(max(min_lag, 2), top):
+        if ac[lag] >= ac[lag - 1] and ac[lag] >= ac[lag + 1] and ac[lag] > best[1]:
+            best = (lag, float(ac[lag]))
+    return best
 
 
 def _median_sorted(a: list[float]) -> float:
@@ -56,7 +85,9 @@ class NABStreamingDetector:
                  breakout_weight: float = 3000.0, recent_window: int | None = None,
                  recent_breakout_weight: float = 50.0, novelty_window: int = 8,
                  novelty_per_probation: int = 13, novelty_weight: float = 30.0, novelty_warm: float = 0.5,
-                 novelty_halflife: float | None = 4.0, novelty_chomp: float = 0.03, suppress: int = 100):
+                 novelty_halflife: float | None = 4.0, novelty_chomp: float = 0.03,
+                 season_weight: float = 3.0, season_min_acf: float = 0.8, season_min_lag: int = 10,
+                 suppress: int = 100):
         self.probation = int(probation)
         self.z_window = z_window
         self.min_history = min_history
@@ -71,6 +102,9 @@ class NABStreamingDetector:
         self.novelty_warm = novelty_warm
         self.novelty_halflife = novelty_halflife
         self.novelty_chomp = novelty_chomp
+        self.season_weight = season_weight
+        self.season_min_acf = season_min_acf
+        self.season_min_lag = season_min_lag
         self.suppress = suppress
         self.step = max(1, int(round(self.probation / (novelty_window * novelty_per_probation))))
         pb_blocks = self.probation / self.step
@@ -93,6 +127,43 @@ class NABStreamingDetector:
         self._ds_lo = np.inf
         self._feats: list[np.ndarray] = []
         self._nov_max = 0.0
+        self._head: list[float] = []  # the probationary records (for the period estimate)
+        self._period = 0
+        self._past: deque[float] = deque(maxlen=1)  # the last ``period`` records once the period is known
+        self._resid: deque[float] = deque(maxlen=self.z_window)
+
+    def _season_period(self, head: np.ndarray) -> int:
+        """The period used by the seasonal channel (0 = off), from the probationary records only."""
+        if self.season_weight <= 0 or self.probation <= 0:
+            return 0
+        lag, acf = seasonal_period(head[: self.probation], self.season_min_lag)
+        return lag if (lag > 0 and acf >= self.season_min_acf) else 0
+
+    def _season_update(self, x: float) -> float:
+        """Feed one record; returns the seasonal-residual z-score (0 while off or warming up)."""
+        if self._n < self.probation:
+            if self.season_weight > 0:
+                self._head.append(x)
+            return 0.0
+        if self._n == self.probation and self.season_weight > 0:
+            head = np.asarray(self._head)
+            self._head = []
+            self._period = self._season_period(head)
+            if self._period:
+                self._past = deque(head[-self._period:].tolist(), maxlen=self._period)
+                r_past = head[self._period:] - head[: -self._period]
+                self._resid.extend(r_past[-self.z_window:].tolist())
+        if not self._period:
+            return 0.0
+        r = x - self._past[0]
+        z = 0.0
+        if len(self._resid) >= self.min_history:
+            h = np.fromiter(self._resid, float)
+            mu, sd = h.mean(), h.std(ddof=1)
+            z = abs(r - mu) / (sd + 1e-9 * (1 + abs(mu)))
+        self._resid.append(r)
+        self._past.append(x)
+        return z
 
     def _novelty_update(self, x: float) -> float:
         """Feed one record; returns the novelty ratio when ``x`` closes a block (else 0)."""
@@ -140,8 +211,9 @@ class NABStreamingDetector:
             rhi, rlo = max(self._recent), min(self._recent)
             rbrk = max(x - rhi, rlo - x, 0.0) / (rhi - rlo + 1e-9)
         nov = self._novelty_update(x)
+        sz = self._season_update(x)
         e = max(max(self.z_weight * z, self.novelty_weight * nov) + self.breakout_weight * brk,
-                self.recent_breakout_weight * rbrk)
+                self.recent_breakout_weight * rbrk, self.season_weight * sz)
         e = min(e, 1e6)
         raw = e / (e + 3.0) if self._n >= self.probation else 0.0
         prev = max(self._raw) if self._raw else 0.0
@@ -190,6 +262,22 @@ class NABStreamingDetector:
         out[(end + 1) * step - 1] = ratio
         return out
 
+    def season_series(self, values: np.ndarray) -> np.ndarray:
+        """Seasonal-residual z-score per record (0 before the probation ends or where the channel is off)."""
+        v = np.asarray(values, dtype=float)
+        out = np.zeros(len(v))
+        if len(v) <= self.probation:
+            return out
+        period = self._season_period(v[: self.probation])
+        if not period:
+            return out
+        r = pd.Series(v).diff(period)
+        mu = r.rolling(self.z_window, min_periods=self.min_history).mean().shift(1)
+        sd = r.rolling(self.z_window, min_periods=self.min_history).std().shift(1)
+        z = ((r - mu).abs() / (sd + 1e-9 * (1 + mu.abs()))).fillna(0.0).to_numpy()
+        out[self.probation:] = z[self.probation:]
+        return out
+
     def score_series(self, values: np.ndarray) -> np.ndarray:
         """Vectorised scores of a whole stream; equal to calling :meth:`update` on each value in order."""
         v = np.asarray(values, dtype=float)
@@ -205,6 +293,8 @@ class NABStreamingDetector:
         rbrk = (np.maximum(s - rhi, rlo - s) / (rhi - rlo + 1e-9)).clip(lower=0).fillna(0.0).to_numpy()
         e = np.maximum(np.maximum(self.z_weight * z, self.novelty_weight * self.novelty_series(v))
                        + self.breakout_weight * brk, self.recent_breakout_weight * rbrk)
+        if self.season_weight > 0:
+            e = np.maximum(e, self.season_weight * self.season_series(v))
         e = np.minimum(e, 1e6)
         raw = e / (e + 3.0)
         raw[: self.probation] = 0.0
