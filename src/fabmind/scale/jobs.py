@@ -33,6 +33,7 @@ from fabmind.domain import Alarm, utc
 from fabmind.models.anomaly import MSPC
 from fabmind.models.base import SmallModel
 from fabmind.models.fdc import FdcConfig, _pm, indicators, model_name, score_fdc, store_pm_ends, train_fdc
+from fabmind.models.threads import one_blas_thread  # BLAS on one thread per task (small matrices)
 from fabmind.scale.executor import Executor
 
 _STORES: dict[str, Any] = {}  # worker-local connection cache: one Store (engine pool) per URL and process
@@ -52,14 +53,6 @@ def warm_store(url: str) -> str:
     """Open the store in this process ahead of the tasks (``client.run(warm_store, url)`` on every worker)."""
     open_store(url)
     return url
-
-
-def one_blas_thread() -> Any:
-    """Context: BLAS on one thread. Per-chamber matrices are small (100 runs x 100 indicators), where
-    multi-threaded BLAS only fights the other workers for cores (measured: SVD 6x slower on 2 busy cores)."""
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(limits=1, user_api="blas")
 
 
 def _iso(t: datetime | None) -> str:

@@ -230,11 +230,11 @@ def chamber_health(deps: ToolDeps, chamber_id: str, hours: float = 24.0, top: in
     if len(base) < 12 or len(cols) < 2:
         raise ToolUnavailable(f"chamber {chamber_id}: only {len(base)} baseline runs before {start:%Y-%m-%d %H:%M}; "
                               "need at least 12 to learn its normal behaviour")
-    from threadpoolctl import threadpool_limits
+    from fabmind.models.threads import one_blas_thread
 
     model = MSPC(**MSPC_PARAMS)
     # small matrices: a multi-threaded BLAS is ~100x slower here on busy cores (measured 0.27 s vs 3 ms per SVD)
-    with threadpool_limits(limits=1, user_api="blas"):
+    with one_blas_thread():
         try:
             model.fit(base)
             # Phase I cleaning: drop out-of-control runs from the reference set once and refit

@@ -212,8 +212,7 @@ class AdjustedMSPC(AnomalyDetector):
         self.residual_spread_ = robust_spread(R.std(axis=0, ddof=1), np.abs(self.intercept_))
         # a sensor that is off in a step reads its clipped floor (0.0 in most runs): a quantised,
         # non-Gaussian column whose tiny spread turns any rounding into "20 sigma"; left out
-        self.ignored_ = np.array([pd.Series(Y[:, j]).value_counts(normalize=True).iloc[0] > 0.2
-                                  for j in range(Y.shape[1])])
+        self.ignored_ = np.array([_top_value_share(Y[:, j]) > 0.2 for j in range(Y.shape[1])])
         weights = feature_weight_array(self.feature_weights, self.indicator_features_, "AdjustedMSPC")
         shrink = self._shrink(X)
         R = R * shrink
@@ -349,3 +348,11 @@ class AdjustedMSPC(AnomalyDetector):
                 for j in order[i]))
             for i, r in enumerate(rows)
         ]
+
+
+def _top_value_share(column: np.ndarray) -> float:
+    """Share of the most frequent value among the non-missing values of a column (1.0 when none is)."""
+    values = column[~np.isnan(column)]
+    if not len(values):
+        return 1.0
+    return float(np.unique(values, return_counts=True)[1].max() / len(values))

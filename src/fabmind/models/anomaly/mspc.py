@@ -341,13 +341,9 @@ def feature_weight_array(weights: Mapping[str, float] | None, features: Sequence
 def _blas_threads(size: int):
     """One BLAS thread for small decompositions: on a busy machine a multi-threaded SVD of a
     60 x 100 matrix takes 100 ms instead of 1.5 ms (thread start-up and oversubscription)."""
-    from contextlib import nullcontext
+    from fabmind.models.threads import blas_threads_for
 
-    if size > 2_000_000:
-        return nullcontext()
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(limits=1, user_api="blas")
+    return blas_threads_for(size)
 
 
 def _causal_mean(x: np.ndarray, window: int) -> np.ndarray:
