@@ -217,17 +217,19 @@ def _chamber_ids(store_url: str, chambers: Sequence[str] | None) -> list[str]:
 
 
 def fit_recipe_response(store_url: str, recipe_id: str, chambers: Sequence[str], train_start: datetime | None,
-                        train_end: datetime, config: FdcConfig = FdcConfig()) -> dict[str, Any]:
+                        train_end: datetime, config: FdcConfig = FdcConfig(),
+                        pm_ends: dict[str, list[datetime]] | None = None) -> dict[str, Any]:
     """Stage 1 (one task per recipe): the recipe's setpoint response pooled over the chambers running it,
     one pool per column set (chambers with and without known PM ages), each fitted on the first
     ``config.response_pool_max`` eligible chambers in ``pool_order`` exactly as ``train_fdc`` does; only
-    those chambers are read. Returns chamber -> response, for every chamber of ``chambers``."""
+    those chambers are read. Returns chamber -> response, for every chamber of ``chambers``.
+    ``pm_ends``: the chambers' PM end times if the caller has them (else read from the store)."""
     from fabmind.models.fdc import _pooled_responses, pool_order  # the FDC room's pooling, shared
 
     with one_blas_thread():
         store = open_store(store_url)
         recipe = next((r for r in store.recipes() if r.recipe_id == recipe_id), None)
-        pm_all = store_pm_ends(store)
+        pm_all = store_pm_ends(store) if pm_ends is None else pm_ends
         classes: dict[bool, list[str]] = {}
         for c in chambers:
             classes.setdefault(_pm(pm_all, c, config) is not None, []).append(c)
@@ -279,7 +281,8 @@ def train_fleet(executor: Executor, store_url: str, registry: Any, train_start: 
                     tasks.append((r.recipe_id, part))
         tasks.sort(key=lambda t: -min(len(t[1]), config.response_pool_max))
         fitted = executor.map(fit_recipe_response,
-                              [(store_url, rid, cs, train_start, train_end, config) for rid, cs in tasks],
+                              [(store_url, rid, cs, train_start, train_end, config,
+                                {c: pm_all[c] for c in cs if c in pm_all}) for rid, cs in tasks],
                               keys=[f"response-{rid}-{i}" for i, (rid, _) in enumerate(tasks)])
         folder = Path(registry.root) / "_responses"
         folder.mkdir(parents=True, exist_ok=True)
