@@ -24,10 +24,15 @@ Which inputs are available when (all variants are reported):
 
 fabmind's model is ``EnergyForecaster`` (3 level + 3 change-from-last-interval LightGBMs). Its design
 (features, members) was chosen with ``--validation`` (train Jan-Jul, score Aug-Sep), never on the test
-quarter. Baselines in the same run: seasonal naive (same time yesterday), last value, a random forest on
-calendar + the concurrent columns without history (as in the paper) with and without the leaky columns,
-and fabmind's single-LightGBM ``EnergyBaseline`` on the headline inputs. ``rmse_walk_forward``: the
-headline model refit at the start of each test month on everything before it (deployment-style,
+quarter. Headline nowcast since issue 4 (also chosen on that validation split, compared with the previous
+design in the same run as ``rmse_previous_design``): training intervals weighted by recency (half-life
+120 days before the end of the training period), one more input (``p_from_prev_apparent``: the previous
+interval's apparent energy times this interval's lagging power factor) and an ExtraTrees pair blended at
+0.3. The forecast / all-columns / walk-forward rows keep the previous design (run time). Baselines in the
+same run: seasonal naive (same time yesterday), last value, a random forest on calendar + the concurrent
+columns without history (as in the paper) with and without the leaky columns, and fabmind's single-LightGBM
+``EnergyBaseline`` on the previous headline inputs. ``rmse_walk_forward``: the previous-design
+model refit at the start of each test month on everything before it (deployment-style,
 still time-ordered; a different protocol, for reference).
 
     .venv/bin/python bench/steel_energy.py [--validation]
@@ -60,6 +65,9 @@ SPLIT = "2018-10-01"
 VALIDATION = ("2018-08-01", "2018-10-01")
 LOAD_TYPE = {"Light_Load": 0, "Medium_Load": 1, "Maximum_Load": 2}
 RUNNING_KWH = 20.0  # above: the plant's heavy equipment is running (light load stays < 10 kWh)
+HALF_LIFE_DAYS = 120.0  # recency weight of the training intervals (headline nowcast)
+EXTRA_TREES = 0.3  # share of the ExtraTrees pair in the headline nowcast
+NEW_INPUTS = ["p_from_prev_apparent"]  # added in issue 4 (left out of the previous-design comparison)
 
 
 def load(folder: Path) -> pd.DataFrame:
@@ -84,10 +92,13 @@ def features(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
     forecast = pd.concat([cal, hist, past], axis=1)
     lag_pf = df[LAG_PF]
     from_leading = power_triangle_kwh(df[LEAD_Q], df[LEAD_PF])
+    lag_q1 = df["Lagging_Current_Reactive_Power_kVarh"].shift(1)
     electrical = pd.DataFrame({
         "p_power_triangle": from_leading,
         "p_from_lagging_prev_q": power_triangle_kwh(df["Lagging_Current_Reactive_Power_kVarh"].shift(1), lag_pf),
         "lag_pf_change": lag_pf - lag_pf.shift(1),
+        # same apparent energy as the previous interval, this interval's power factor
+        "p_from_prev_apparent": np.sqrt(y.shift(1) ** 2 + lag_q1**2) * lag_pf / 100.0,
     })
     matched = pf_matched_history(y, lag_pf)
     nowcast = pd.concat([forecast, df[CONCURRENT], electrical, matched], axis=1)
@@ -102,8 +113,15 @@ def rmse(p: np.ndarray, y: np.ndarray) -> float:
     return float(np.sqrt(np.mean((np.asarray(p) - np.asarray(y)) ** 2)))
 
 
-def forecaster(exact: bool) -> EnergyForecaster:
-    return EnergyForecaster(last_value="lag1", exact="p_power_triangle" if exact else None)
+def forecaster(exact: bool, extra_trees: float = 0.0) -> EnergyForecaster:
+    return EnergyForecaster(last_value="lag1", exact="p_power_triangle" if exact else None, extra_trees=extra_trees,
+                            extra_trees_estimators=200)
+
+
+def recency_weights(ts: pd.Series, end: str | pd.Timestamp, half_life_days: float = HALF_LIFE_DAYS) -> np.ndarray:
+    """Weight 1 at ``end`` (the end of the training period), halving every ``half_life_days`` before it."""
+    age = (pd.Timestamp(end) - ts).dt.total_seconds().to_numpy() / 86400.0
+    return 0.5 ** (age / half_life_days)
 
 
 def main(validation: bool = False) -> None:
@@ -118,10 +136,16 @@ def main(validation: bool = False) -> None:
     sets = features(df)
     result: dict = {"split": f"train < {SPLIT if not validation else VALIDATION[0]} ({train.sum()} rows), "
                              f"test {df['ts'][test].min()} .. {df['ts'][test].max()} ({test.sum()} rows)"}
+    end = VALIDATION[0] if validation else SPLIT
     for name in ("no_leaky", "forecast", "all_columns"):
         X = sets[name]
         t0 = time.perf_counter()
-        model = forecaster(exact=name != "forecast").fit(X[train], y[train])
+        if name == "no_leaky":  # headline: the issue-4 design
+            model = forecaster(exact=True, extra_trees=EXTRA_TREES).fit(
+                X[train], y[train], sample_weight=recency_weights(df["ts"][train], end))
+        else:
+            model = forecaster(exact=name != "forecast").fit(X[train].drop(columns=NEW_INPUTS, errors="ignore"), y[train])
+            X = X.drop(columns=NEW_INPUTS, errors="ignore")
         est, _, out = model._parts(model._validate(X[test], fitting=False))
         key = "rmse" if name == "no_leaky" else f"rmse_{name}"
         result[key] = rmse(out, y[test])
@@ -129,6 +153,24 @@ def main(validation: bool = False) -> None:
         if name == "no_leaky":
             result["rmse_no_exact"] = rmse(est, y[test])
         print(key, round(result[key], 4), flush=True)
+    Xp = sets["no_leaky"].drop(columns=NEW_INPUTS)
+    t0 = time.perf_counter()
+    previous = forecaster(exact=True).fit(Xp[train], y[train])
+    result["rmse_previous_design"] = rmse(previous.predict(Xp[test]), y[test])
+    result["train_seconds_previous_design"] = time.perf_counter() - t0
+    result["design"] = (f"headline: EnergyForecaster(extra_trees={EXTRA_TREES}, extra_trees_estimators=200), training "
+                        f"intervals weighted 0.5 ** (age / {HALF_LIFE_DAYS:g} days), inputs + {NEW_INPUTS}; "
+                        "rmse_previous_design: the same run's EnergyForecaster without the three changes")
+    result["note"] = ("issue 4 changes chosen on the validation split (train Jan-Jul, score Aug-Sep; previous design "
+                      "6.931 there), with 3-seed LightGBM members: recency half-life 60 d 6.972, 120 d 6.920; without "
+                      "month/doy 6.963; num_leaves 31 6.961; min_child_samples 50 6.927; colsample 0.8 6.942; + "
+                      "three electrical inputs (p_from_prev_apparent, the power triangle with the lagging kVArh of 2 "
+                      "intervals back and with its 4-interval mean) 6.917, with 120 d 6.918; + ExtraTrees(200 trees, "
+                      "max_features 0.5; unweighted, previous inputs) blended at 0.2/0.25/0.3/0.4: 6.903/6.902/6.901/"
+                      "6.903 (100 trees, max_features 0.3: 6.909 at 0.2). Measured by a scratch comparison before this "
+                      "script was changed; the committed design keeps only p_from_prev_apparent and weights the "
+                      "ExtraTrees pair too: it scores 6.914 on the validation split (steel_energy_validation.json, "
+                      "previous design 6.931 in that run). The test quarter was scored once with this design")
     test_y = y[test]
     result["baseline_seasonal_naive_rmse"] = rmse(df["Usage_kWh"].shift(96).to_numpy()[test], test_y)
     result["baseline_last_value_rmse"] = rmse(df["Usage_kWh"].shift(1).to_numpy()[test], test_y)
@@ -140,7 +182,7 @@ def main(validation: bool = False) -> None:
     raw2 = raw.drop(columns=LEAKY)
     rf2 = RandomForestRegressor(n_estimators=100, min_samples_leaf=2, n_jobs=1, random_state=0).fit(raw2[train], y[train])
     result["baseline_rf_no_leaky_rmse"] = rmse(rf2.predict(raw2[test]), test_y)
-    Xh = sets["no_leaky"]
+    Xh = Xp  # the previous headline inputs (baseline unchanged by issue 4)
     single = EnergyBaseline(objective="regression", n_estimators=1200, learning_rate=0.02, num_leaves=63,
                             min_child_samples=20).fit(Xh[train], y[train])
     result["baseline_energy_baseline_single_lgbm_rmse"] = rmse(single.predict(Xh[test]), test_y)
@@ -149,7 +191,7 @@ def main(validation: bool = False) -> None:
         pred = np.full(len(y), np.nan)
         for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
             before, within = (df["ts"] < lo).to_numpy(), ((df["ts"] >= lo) & (df["ts"] < hi)).to_numpy()
-            pred[within] = forecaster(exact=True).fit(Xh[before], y[before]).predict(Xh[within])
+            pred[within] = forecaster(exact=True).fit(Xp[before], y[before]).predict(Xp[within])
         result["rmse_walk_forward"] = rmse(pred[test], test_y)
     result["features"] = {k: list(v.columns) for k, v in sets.items()}
     result["published"] = {"method": "RF, all columns (Sathishkumar et al. 2020)", "rmse": 7.33}
@@ -158,13 +200,15 @@ def main(validation: bool = False) -> None:
         ("rmse without CO2 / lagging kVarh (headline nowcast)", result["rmse"], result["baseline_rf_no_leaky_rmse"], None),
         ("  same, without the power-triangle override", result["rmse_no_exact"],
          result["baseline_energy_baseline_single_lgbm_rmse"], None),
+        ("  same, previous design (same run)", result["rmse_previous_design"], None, None),
         ("rmse 15-min-ahead forecast (past channels only)", result["rmse_forecast"],
          result["baseline_seasonal_naive_rmse"], None),
         ("rmse all columns (reference)", result["rmse_all_columns"], result["baseline_rf_all_columns_rmse"], 7.33),
         ("last-value naive rmse", None, result["baseline_last_value_rmse"], None),
     ]
     if "rmse_walk_forward" in result:
-        rows.insert(2, ("  headline refit monthly (walk-forward, other protocol)", result["rmse_walk_forward"], None, None))
+        rows.insert(3, ("  previous design refit monthly (walk-forward, other protocol)", result["rmse_walk_forward"],
+                        None, None))
     write_result("steel_energy_validation" if validation else "steel_energy", result, rows,
                  header=("metric", "fabmind EnergyForecaster",
                          "baseline (RF paper-style no history / single-LightGBM EnergyBaseline / seasonal naive)",

@@ -9,7 +9,10 @@
   first are good at levels, the second at following steps, and their average beats either.
   ``exact``: a feature that, where present, equals the target by identity (e.g. the kWh recomputed
   from a reactive-energy / power-factor pair, :func:`~fabmind.models.energy.electrical.power_triangle_kwh`);
-  where it is finite it replaces the model's estimate.
+  where it is finite it replaces the model's estimate. ``extra_trees``: share of an ExtraTrees pair
+  (level + change, same inputs) blended into the estimate -- a differently biased learner whose errors
+  partly cancel the boosted ones (0 = LightGBM only, the default). ``fit(X, y, sample_weight=w)``
+  weights the training intervals of every member (e.g. recent months more).
 
 Example::
 
@@ -97,11 +100,15 @@ class EnergyForecaster(SmallModel):
     def __init__(self, n_estimators: int = 600, change_estimators: int = 1000, learning_rate: float = 0.02,
                  num_leaves: int = 63, min_child_samples: int = 20, colsample_bytree: float = 0.5, seeds: int = 3,
                  last_value: str | None = "lag1", exact: str | None = None, random_state: int = 0,
-                 n_jobs: int = 1, top: int = 5):
+                 n_jobs: int = 1, top: int = 5, extra_trees: float = 0.0, extra_trees_estimators: int = 100):
         self.n_estimators, self.change_estimators, self.learning_rate = n_estimators, change_estimators, learning_rate
         self.num_leaves, self.min_child_samples, self.colsample_bytree = num_leaves, min_child_samples, colsample_bytree
         self.seeds, self.last_value, self.exact = seeds, last_value, exact
         self.random_state, self.n_jobs, self.top = random_state, n_jobs, top
+        self.extra_trees, self.extra_trees_estimators = extra_trees, extra_trees_estimators
+
+    extra_trees: float = 0.0  # for models saved before the parameter existed
+    extra_trees_estimators: int = 100
 
     def _gbm(self, n: int, seed: int) -> Any:
         import lightgbm as lgb
@@ -111,7 +118,18 @@ class EnergyForecaster(SmallModel):
             min_child_samples=self.min_child_samples, subsample=0.8, subsample_freq=1,
             colsample_bytree=self.colsample_bytree, random_state=seed, n_jobs=self.n_jobs, verbose=-1)
 
-    def _fit(self, X: pd.DataFrame, y: Any, **_: Any) -> None:
+    def _trees(self) -> Any:
+        from sklearn.ensemble import ExtraTreesRegressor
+
+        return ExtraTreesRegressor(n_estimators=self.extra_trees_estimators, min_samples_leaf=3, max_features=0.5,
+                                   n_jobs=self.n_jobs, random_state=self.random_state)
+
+    def _filled(self, X: pd.DataFrame) -> np.ndarray:
+        """Inputs of the ExtraTrees members: NaN -> 1 below the column's training minimum (a value of
+        its own, next to the real ones, so the random split points stay in the data's range)."""
+        return np.where(np.isnan(v := X.to_numpy(dtype=float)), self.fill_, v)
+
+    def _fit(self, X: pd.DataFrame, y: Any, sample_weight: Any = None, **_: Any) -> None:
         if y is None:
             raise ModelError("EnergyForecaster.fit needs y: the kWh of each interval")
         target = np.asarray(y, dtype=float)
@@ -119,33 +137,58 @@ class EnergyForecaster(SmallModel):
             raise ModelError(f"EnergyForecaster.fit: y has shape {target.shape}, expected ({len(X)},)")
         if self.seeds < 1:
             raise ModelError(f"EnergyForecaster: seeds must be >= 1, got {self.seeds}")
+        if not 0.0 <= self.extra_trees <= 1.0:
+            raise ModelError(f"EnergyForecaster: extra_trees must be in [0, 1], got {self.extra_trees}")
+        w = np.ones(len(X)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+        if w.shape != (len(X),) or not np.all(np.isfinite(w) & (w >= 0)):
+            raise ModelError(f"EnergyForecaster.fit: sample_weight must be {len(X)} finite weights >= 0")
         for role, col in (("last_value", self.last_value), ("exact", self.exact)):
             if col is not None and col not in X.columns:
                 raise ModelError(f"EnergyForecaster: {role} column {col!r} is not among the features")
-        ok = np.isfinite(target) & (target >= 0)
+        ok = np.isfinite(target) & (target >= 0) & (w > 0)
+        sw = None if sample_weight is None else w
         if ok.sum() < self.min_samples:
             raise ModelError(f"EnergyForecaster.fit: only {int(ok.sum())} intervals with a reading; "
                              f"needs {self.min_samples}")
         seeds = [self.random_state + s for s in range(self.seeds)]
-        self.level_ = [self._gbm(self.n_estimators, s).fit(X[ok], target[ok]) for s in seeds]
+        pick = (lambda m: None) if sw is None else (lambda m: sw[m])
+        self.level_ = [self._gbm(self.n_estimators, s).fit(X[ok], target[ok], sample_weight=pick(ok)) for s in seeds]
         self.change_ = []
+        ch = np.zeros(len(X), dtype=bool)
         if self.last_value is not None:
             last = X[self.last_value].to_numpy(dtype=float)
             ch = ok & np.isfinite(last)
             if ch.sum() >= self.min_samples:
-                self.change_ = [self._gbm(self.change_estimators, s).fit(X[ch], (target - last)[ch]) for s in seeds]
+                self.change_ = [self._gbm(self.change_estimators, s).fit(X[ch], (target - last)[ch],
+                                                                         sample_weight=pick(ch)) for s in seeds]
+        self.trees_ = []
+        if self.extra_trees > 0:
+            lo = X[ok].min().to_numpy(dtype=float)
+            self.fill_ = np.where(np.isfinite(lo), lo - 1.0, -1.0)
+            F = self._filled(X)
+            self.trees_ = [self._trees().fit(F[ok], target[ok], sample_weight=pick(ok))]
+            if self.change_:
+                self.trees_.append(self._trees().fit(F[ch], (target - last)[ch], sample_weight=pick(ch)))
         self.center_, self.spread_ = X[ok].median(), X[ok].std(ddof=0)
 
     def _parts(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(model estimate, exact value or NaN, final output)."""
-        est = np.mean([m.predict(X) for m in self.level_], axis=0)
-        if self.change_:
-            last = X[self.last_value].to_numpy(dtype=float)
-            change = last + np.mean([m.predict(X) for m in self.change_], axis=0)
-            est = np.where(np.isfinite(last), 0.5 * (est + change), est)
+        est = self._blend(X, [m.predict(X) for m in self.level_], [m.predict(X) for m in self.change_])
+        if getattr(self, "trees_", None):
+            F = self._filled(X)
+            trees = self._blend(X, [self.trees_[0].predict(F)], [t.predict(F) for t in self.trees_[1:]])
+            est = (1.0 - self.extra_trees) * est + self.extra_trees * trees
         est = np.maximum(est, 0.0)
         exact = X[self.exact].to_numpy(dtype=float) if self.exact is not None else np.full(len(X), np.nan)
         return est, exact, np.where(np.isfinite(exact) & (exact >= 0), exact, est)
+
+    def _blend(self, X: pd.DataFrame, level: list[np.ndarray], change: list[np.ndarray]) -> np.ndarray:
+        """Mean of the level members, averaged half and half with last value + mean change where known."""
+        est = np.mean(level, axis=0)
+        if change:
+            last = X[self.last_value].to_numpy(dtype=float)
+            est = np.where(np.isfinite(last), 0.5 * (est + (last + np.mean(change, axis=0))), est)
+        return est
 
     def _score(self, X: pd.DataFrame) -> np.ndarray:
         return self._parts(X)[2]
@@ -156,7 +199,9 @@ class EnergyForecaster(SmallModel):
     def explain(self, X: Any) -> list[Explanation]:
         """Contributions (kWh) of each input, averaged over the members (SHAP); for change models
         the last value's own kWh counts towards ``last_value``; where ``exact`` replaced the model,
-        the difference counts towards ``exact``."""
+        the difference counts towards ``exact``. The ExtraTrees member (``extra_trees`` > 0) is not
+        decomposed: the LightGBM contributions are scaled by its complement and its own share of the
+        output counts towards no input."""
         df = self._validate(X, fitting=False)
         k = df.shape[1]
         level = np.mean([np.asarray(m.booster_.predict(df, pred_contrib=True))[:, :k] for m in self.level_], axis=0)
@@ -167,6 +212,8 @@ class EnergyForecaster(SmallModel):
             change = np.mean([np.asarray(m.booster_.predict(df, pred_contrib=True))[:, :k] for m in self.change_], axis=0)
             change[:, j] += np.nan_to_num(last - float(self.center_.iloc[j]))
             contrib = np.where(np.isfinite(last)[:, None], 0.5 * (level + change), level)
+        if getattr(self, "trees_", None):
+            contrib = (1.0 - self.extra_trees) * contrib
         est, exact, out = self._parts(df)
         if self.exact is not None:
             j = list(df.columns).index(self.exact)
