@@ -35,6 +35,8 @@ from fabmind.scale.jobs import open_store, score_fleet, train_fleet, warm_store
 
 DAYS, TRAIN_DAYS, SEED = 3.0, 2.0, 5
 CONFIG = FdcConfig(min_train_runs=15)
+NOTE = ("measured with nothing else running on the 2 cores (load average before the run in `load_before`); "
+        "driver, scheduler and both workers share the same 2 cores")
 
 
 def build_store(n: int, folder: Path) -> tuple[str, object, int]:
@@ -74,6 +76,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="50,200,1000")
     sizes = [int(s) for s in ap.parse_args().sizes.split(",")]
+    import os
+
+    load_before = os.getloadavg()
     folder = Path(tempfile.mkdtemp(prefix="fabmind-scale-"))
     dask = DaskExecutor("local", n_workers=2)
     results = {}
@@ -102,7 +107,8 @@ def main() -> None:
         "seconds_per_chamber_in_process": results[largest]["in_process"]["total_s"] / largest,
         "config": {"days": DAYS, "train_days": TRAIN_DAYS, "min_train_runs": CONFIG.min_train_runs, "seed": SEED,
                    "store": "SQLite (WAL), one file", "blas_threads_per_task": 1},
-        "note": "2 cores shared with other helpers' jobs while measured: timings pessimistic",
+        "note": NOTE,
+        "load_before": [round(x, 2) for x in load_before],
     }
     rows = []
     for n in sizes:

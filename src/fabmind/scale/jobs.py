@@ -59,9 +59,18 @@ def _iso(t: datetime | None) -> str:
     return utc(t).isoformat() if t is not None else ""
 
 
-def _chamber_pm_ends(store: Any, chamber_id: str) -> dict[str, list[datetime]]:
-    """{chamber: end times of its PMs} for one chamber (the FDC models' PM age comes from these)."""
+def _chamber_pm_ends(store: Any, chamber_id: str, given: Sequence[datetime] | None = None) -> dict[str, list[datetime]]:
+    """{chamber: end times of its PMs} for one chamber (the FDC models' PM age comes from these): ``given``
+    by the driver (one query for the fleet instead of one per task), else read from the store."""
+    if given is not None:
+        return {chamber_id: list(given)} if given else {}
     return {k: v for k, v in store_pm_ends(store, chamber_id).items() if k == chamber_id}
+
+
+def _fleet_pm_ends(store_url: str, ids: Sequence[str]) -> dict[str, list[datetime]]:
+    """Every chamber's PM end times from one read of the work orders ([] for a chamber without a PM)."""
+    found = store_pm_ends(open_store(store_url))
+    return {c: found.get(c, []) for c in ids}
 
 
 def _run_batch(fn: Callable[..., Any], batch: Sequence[Sequence[Any]]) -> list[Any]:
@@ -119,7 +128,7 @@ def _fingerprint(chamber_id: str, recipe_id: str, start: datetime | None, end: d
 
 def train_chamber(store_url: str, chamber_id: str, train_start: datetime | None, train_end: datetime,
                   config: FdcConfig = FdcConfig(), responses: dict[str, str] | None = None,
-                  save: SaveTo | None = None) -> ChamberModels:
+                  save: SaveTo | None = None, pm_ends: Sequence[datetime] | None = None) -> ChamberModels:
     """Fit the FDC models of one chamber (one per recipe) on its runs in ``[train_start, train_end)``.
 
     ``responses``: recipe id -> file of the recipe's setpoint response pooled over all its chambers
@@ -128,9 +137,10 @@ def train_chamber(store_url: str, chamber_id: str, train_start: datetime | None,
     Without ``save`` it is pure: reads the store, returns the models. With ``save`` it writes each new
     model as the version number the driver reserved (``ModelRegistry.save_version``: rerunning the task
     rewrites the same file) and returns only the index records; the driver records them in one write.
+    ``pm_ends``: the chamber's PM end times, if the caller has them (else read from the store).
     """
     with one_blas_thread():
-        res = _train_chamber(store_url, chamber_id, train_start, train_end, config, responses or {})
+        res = _train_chamber(store_url, chamber_id, train_start, train_end, config, responses or {}, pm_ends)
         if save is not None:
             _save_chamber(res, save)
         return res
@@ -161,7 +171,8 @@ def _save_chamber(res: ChamberModels, save: SaveTo) -> None:
 
 
 def _train_chamber(store_url: str, chamber_id: str, train_start: datetime | None, train_end: datetime,
-                   config: FdcConfig, responses: dict[str, str]) -> ChamberModels:
+                   config: FdcConfig, responses: dict[str, str],
+                   given_pm_ends: Sequence[datetime] | None = None) -> ChamberModels:
     t0 = time.perf_counter()
     store = open_store(store_url)
     runs = store.run_records(chamber_id=chamber_id, start=train_start, end=train_end)
@@ -169,7 +180,7 @@ def _train_chamber(store_url: str, chamber_id: str, train_start: datetime | None
     if not runs:
         return ChamberModels(chamber_id, {}, {}, 0, (), time.perf_counter() - t0)
     traces = store.traces([r.run_id for r in runs])
-    pm_ends = _chamber_pm_ends(store, chamber_id)  # PM age, as `fabmind train` gives the adjusted models
+    pm_ends = _chamber_pm_ends(store, chamber_id, given_pm_ends)  # PM age, as `fabmind train` gives the models
     if responses:
         models = {}
         for recipe_id in sorted({r.recipe_id for r in runs}):
@@ -298,6 +309,7 @@ def train_fleet(executor: Executor, store_url: str, registry: Any, train_start: 
                 responses[c][rid] = paths[id(response)]
     # the workers write the model files (versions reserved here); the driver writes the index once
     store = open_store(store_url)
+    pm_fleet = _fleet_pm_ends(store_url, ids)
     type_of = {c.chamber_id: c.type_id for c in store.chambers()}
     recipes_of: dict[str, list[str]] = {}
     for r in store.recipes():
@@ -313,7 +325,8 @@ def train_fleet(executor: Executor, store_url: str, registry: Any, train_start: 
         saves.append(SaveTo(str(Path(registry.root).resolve()), {r: numbers[(model_name(r), c)] for r in mine}, fps))
     results: list[ChamberModels] = batched_map(
         executor, train_chamber,
-        [(store_url, c, train_start, train_end, config, responses[c], save) for c, save in zip(ids, saves)],
+        [(store_url, c, train_start, train_end, config, responses[c], save, pm_fleet[c])
+         for c, save in zip(ids, saves)],
         keys=[f"train-{c.replace('/', '_')}" for c in ids], progress=progress)
     return _register(registry, results, active, t0)
 
@@ -345,17 +358,19 @@ class ChamberScores:
 
 def score_chamber(store_url: str, chamber_id: str, start: datetime | None, end: datetime | None,
                   model_paths: dict[str, str], save: bool = False,
-                  config: FdcConfig = FdcConfig()) -> ChamberScores:
+                  config: FdcConfig = FdcConfig(), pm_ends: Sequence[datetime] | None = None) -> ChamberScores:
     """Score one chamber's runs in ``[start, end)`` with the given model files (recipe id -> path).
 
     ``save`` upserts the alarms into the store (idempotent: alarm ids are ``source:chamber:run``).
+    ``pm_ends``: the chamber's PM end times, if the caller has them (else read from the store).
     """
     with one_blas_thread():
-        return _score_chamber(store_url, chamber_id, start, end, model_paths, save, config)
+        return _score_chamber(store_url, chamber_id, start, end, model_paths, save, config, pm_ends)
 
 
 def _score_chamber(store_url: str, chamber_id: str, start: datetime | None, end: datetime | None,
-                   model_paths: dict[str, str], save: bool, config: FdcConfig) -> ChamberScores:
+                   model_paths: dict[str, str], save: bool, config: FdcConfig,
+                   given_pm_ends: Sequence[datetime] | None = None) -> ChamberScores:
     t0 = time.perf_counter()
     store = open_store(store_url)
     models = {(chamber_id, recipe): SmallModel.load(path) for recipe, path in model_paths.items()}
@@ -366,7 +381,7 @@ def _score_chamber(store_url: str, chamber_id: str, start: datetime | None, end:
     units = {s.name: s.unit for s in store.sensors_of_chamber(chamber_id)}
     traces = store.traces([r.run_id for r in runs])
     alarms, scored = score_fdc(models, runs, traces, recipes, units, start, config,
-                               pm_ends=_chamber_pm_ends(store, chamber_id))
+                               pm_ends=_chamber_pm_ends(store, chamber_id, given_pm_ends))
     if save and alarms:
         store.upsert(alarms)
     top = float(scored["score"].max()) if len(scored) else 0.0
@@ -411,8 +426,9 @@ def score_fleet(executor: Executor, store_url: str, registry: Any, start: dateti
     ids = _chamber_ids(store_url, chambers)
     paths = active_model_paths(registry, ids)
     todo = [c for c in ids if paths[c]]
+    pm = _fleet_pm_ends(store_url, todo)
     results: list[ChamberScores] = batched_map(
-        executor, score_chamber, [(store_url, c, start, end, paths[c], save, config) for c in todo],
+        executor, score_chamber, [(store_url, c, start, end, paths[c], save, config, pm[c]) for c in todo],
         keys=[f"score-{c.replace('/', '_')}" for c in todo], progress=progress)
     return FleetScores(alarms=[a for r in results for a in r.alarms], n_scored=sum(r.n_scored for r in results),
                        chambers=len(results), chambers_without_model=[c for c in ids if not paths[c]],
@@ -443,7 +459,8 @@ def backfill(executor: Executor, store_url: str, registry: Any, start: datetime,
     ids = _chamber_ids(store_url, chambers)
     paths = active_model_paths(registry, ids)
     cuts = windows(start, end, step)
-    args = [(store_url, c, a, b, paths[c], True, config) for c in ids if paths[c] for a, b in cuts]
+    pm = _fleet_pm_ends(store_url, ids)
+    args = [(store_url, c, a, b, paths[c], True, config, pm[c]) for c in ids if paths[c] for a, b in cuts]
     keys = [f"backfill-{a[1].replace('/', '_')}-{a[2]:%Y%m%dT%H%M}" for a in args]
     results: list[ChamberScores] = batched_map(executor, score_chamber, args, keys=keys, progress=progress)
     return FleetScores(alarms=[a for r in results for a in r.alarms], n_scored=sum(r.n_scored for r in results),
