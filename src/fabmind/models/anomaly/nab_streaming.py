@@ -51,6 +51,8 @@ from collections import deque
 import numpy as np
 import pandas as pd
 
+from fabmind.models.anomaly.univariate import breakout, new_highs, rolling_z
+
 __all__ = ["NABStreamingDetector", "seasonal_period"]
 
 
@@ -282,15 +284,10 @@ class NABStreamingDetector:
         """Vectorised scores of a whole stream; equal to calling :meth:`update` on each value in order."""
         v = np.asarray(values, dtype=float)
         s = pd.Series(v)
-        mu = s.rolling(self.z_window, min_periods=self.min_history).mean().shift(1)
-        sd = s.rolling(self.z_window, min_periods=self.min_history).std().shift(1)
-        z = ((s - mu).abs() / (sd + 1e-9 * (1 + mu.abs()))).fillna(0.0).to_numpy()
-        hi = s.expanding(self.min_history).max().shift(1)
-        lo = s.expanding(self.min_history).min().shift(1)
-        brk = (np.maximum(s - hi, lo - s) / (hi - lo + 1e-9)).clip(lower=0).fillna(0.0).to_numpy()
-        rhi = s.rolling(self.recent_window, min_periods=self.min_history).max().shift(1)
-        rlo = s.rolling(self.recent_window, min_periods=self.min_history).min().shift(1)
-        rbrk = (np.maximum(s - rhi, rlo - s) / (rhi - rlo + 1e-9)).clip(lower=0).fillna(0.0).to_numpy()
+        z = rolling_z(s, self.z_window, self.min_history)
+        brk = breakout(s, s.expanding(self.min_history).max().shift(1), s.expanding(self.min_history).min().shift(1))
+        recent = s.rolling(self.recent_window, min_periods=self.min_history)
+        rbrk = breakout(s, recent.max().shift(1), recent.min().shift(1))
         e = np.maximum(np.maximum(self.z_weight * z, self.novelty_weight * self.novelty_series(v))
                        + self.breakout_weight * brk, self.recent_breakout_weight * rbrk)
         if self.season_weight > 0:
@@ -298,7 +295,4 @@ class NABStreamingDetector:
         e = np.minimum(e, 1e6)
         raw = e / (e + 3.0)
         raw[: self.probation] = 0.0
-        if self.suppress <= 0:
-            return raw
-        prev = pd.Series(raw).rolling(self.suppress, min_periods=1).max().shift(1).fillna(0.0).to_numpy()
-        return np.where(raw > prev, raw, 0.0)
+        return new_highs(raw, self.suppress)

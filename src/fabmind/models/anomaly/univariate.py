@@ -66,16 +66,30 @@ class RangeZDetector:
     def score_series(self, values: np.ndarray) -> np.ndarray:
         """Vectorised scores of a whole stream; equal to calling :meth:`update` on each value in order."""
         s = pd.Series(np.asarray(values, dtype=float))
-        m = s.rolling(self.window, min_periods=self.min_history).mean().shift(1)
-        sd = s.rolling(self.window, min_periods=self.min_history).std().shift(1)
-        z = ((s - m).abs() / (sd + 1e-9 * (1 + m.abs()))).fillna(0.0)
-        hi = s.expanding(self.min_history).max().shift(1)
-        lo = s.expanding(self.min_history).min().shift(1)
-        brk = (np.maximum(s - hi, lo - s) / (hi - lo + 1e-9)).clip(lower=0).fillna(0.0)
-        zz = np.minimum(z.to_numpy() + self.breakout_weight * brk.to_numpy(), 1e6)
+        z = rolling_z(s, self.window, self.min_history)
+        brk = breakout(s, s.expanding(self.min_history).max().shift(1), s.expanding(self.min_history).min().shift(1))
+        zz = np.minimum(z + self.breakout_weight * brk, 1e6)
         raw = zz / (zz + 3.0)
         raw[: self.probation] = 0.0
-        if self.suppress <= 0:
-            return raw
-        prev = pd.Series(raw).rolling(self.suppress, min_periods=1).max().shift(1).fillna(0.0).to_numpy()
-        return np.where(raw > prev, raw, 0.0)
+        return new_highs(raw, self.suppress)
+
+
+# ---- vectorised pieces shared by the streaming detectors (each value scored on the values before it)
+def rolling_z(s: pd.Series, window: int, min_history: int) -> np.ndarray:
+    """|x - mean| / std of the previous ``window`` values (0 until ``min_history`` of them)."""
+    m = s.rolling(window, min_periods=min_history).mean().shift(1)
+    sd = s.rolling(window, min_periods=min_history).std().shift(1)
+    return ((s - m).abs() / (sd + 1e-9 * (1 + m.abs()))).fillna(0.0).to_numpy()
+
+
+def breakout(s: pd.Series, hi: pd.Series, lo: pd.Series) -> np.ndarray:
+    """How far each value leaves the range ``[lo, hi]`` seen before it, in units of that range (0 inside)."""
+    return (np.maximum(s - hi, lo - s) / (hi - lo + 1e-9)).clip(lower=0).fillna(0.0).to_numpy()
+
+
+def new_highs(raw: np.ndarray, suppress: int) -> np.ndarray:
+    """Keep a score only where it beats every score of the previous ``suppress`` records (0 elsewhere)."""
+    if suppress <= 0:
+        return raw
+    prev = pd.Series(raw).rolling(suppress, min_periods=1).max().shift(1).fillna(0.0).to_numpy()
+    return np.where(raw > prev, raw, 0.0)
