@@ -68,3 +68,38 @@ def test_seasonal_residual_finds_a_missing_daily_peak():
     d2 = NABStreamingDetector(probation=450)
     np.testing.assert_allclose([d2.update(v) for v in x], s, atol=1e-9)
     assert abs(d2._period - 144) <= 2
+
+
+def _counts(n: int = 2000, seed: int = 0) -> np.ndarray:
+    x = np.minimum(np.random.default_rng(seed).poisson(1.5, n), 5).astype(float)
+    x[50] = 15.0  # an early burst (during the probation): later values of 9 do not leave the global range
+    return x
+
+
+def test_count_stream_gate_is_decided_from_probation_only():
+    d = NABStreamingDetector(probation=300)
+    assert d._is_count_stream(_counts())
+    assert not d._is_count_stream(_counts() + 0.5)  # not integer-valued
+    assert not d._is_count_stream(_counts() - 3.0)  # negative values
+    assert not NABStreamingDetector(probation=300, count_log=False)._is_count_stream(_counts())
+    x = _counts()
+    x[400] = 0.5  # a non-integer after the probation does not change the decision
+    d2 = NABStreamingDetector(probation=300)
+    for v in x:
+        d2.update(v)
+    assert d2._count
+
+
+def test_count_stream_recent_breakout_is_relative():
+    x = _counts()
+    x[1000] = 9.0  # above the recent range 0..5, but small as a relative change
+    x[1600] = 60.0  # a real burst
+    s = NABStreamingDetector(probation=300).score_series(x)
+    assert s[1000] < 0.92 and s[1600] > 0.99
+    s_lin = NABStreamingDetector(probation=300, count_log=False).score_series(x)
+    assert s_lin[1000] > 0.92  # on the raw scale the same value alarms (at the bench's ~0.92 threshold)
+    # streaming twin equals the vectorised form, and future data changes no past score
+    d = NABStreamingDetector(probation=300)
+    np.testing.assert_allclose([d.update(v) for v in x], s, atol=1e-9)
+    head = NABStreamingDetector(probation=300).score_series(x[:1200])
+    np.testing.assert_allclose(head, s[:1200], atol=1e-12)

@@ -7,7 +7,11 @@ Three online evidence channels, all causal (the score of record ``t`` uses recor
   ``breakout_weight`` x how far ``x_t`` leaves the [min, max] range seen so far (relative to that range);
 * **recent breakout**: ``recent_breakout_weight`` x how far ``x_t`` leaves the [min, max] range of the
   previous ``recent_window`` records (default: one probationary period), so an excursion that is large
-  for recent times still counts after an older, larger one;
+  for recent times still counts after an older, larger one. For a *count stream* (every probationary
+  record a non-negative integer; decided when the probation ends, on by default via ``count_log``) this
+  channel is measured on ``log1p`` values, i.e. as a relative change: count streams (tweet volumes,
+  request counts) spread with their level, so a burst from 2 to 20 is not 9x as surprising as one from
+  2 to 4;
 * **shape novelty** (in the spirit of ARTime's windowed, down-sampled features): the stream is averaged
   over blocks of ``step`` records (``step`` chosen so the probationary period holds about
   ``novelty_window * novelty_per_probation`` blocks); block means within ``novelty_chomp`` x (range seen
@@ -89,7 +93,7 @@ class NABStreamingDetector:
                  novelty_per_probation: int = 13, novelty_weight: float = 30.0, novelty_warm: float = 0.5,
                  novelty_halflife: float | None = 4.0, novelty_chomp: float = 0.03,
                  season_weight: float = 3.0, season_min_acf: float = 0.8, season_min_lag: int = 10,
-                 suppress: int = 100):
+                 count_log: bool = True, suppress: int = 100):
         self.probation = int(probation)
         self.z_window = z_window
         self.min_history = min_history
@@ -107,6 +111,7 @@ class NABStreamingDetector:
         self.season_weight = season_weight
         self.season_min_acf = season_min_acf
         self.season_min_lag = season_min_lag
+        self.count_log = count_log
         self.suppress = suppress
         self.step = max(1, int(round(self.probation / (novelty_window * novelty_per_probation))))
         pb_blocks = self.probation / self.step
@@ -133,6 +138,15 @@ class NABStreamingDetector:
         self._period = 0
         self._past: deque[float] = deque(maxlen=1)  # the last ``period`` records once the period is known
         self._resid: deque[float] = deque(maxlen=self.z_window)
+        self._all_counts = True  # every record so far a non-negative integer (decides the count gate)
+        self._count = False  # count stream: recent breakout on log1p values (decided when the probation ends)
+
+    def _is_count_stream(self, head: np.ndarray) -> bool:
+        """Whether the recent-breakout channel works on ``log1p`` values: every probationary record is a
+        non-negative integer (and there are at least ``min_history`` of them)."""
+        h = np.asarray(head, dtype=float)[: self.probation]
+        return bool(self.count_log and self.probation >= self.min_history and len(h) >= self.probation
+                    and (h >= 0).all() and (h == np.round(h)).all())
 
     def _season_period(self, head: np.ndarray) -> int:
         """The period used by the seasonal channel (0 = off), from the probationary records only."""
@@ -209,9 +223,15 @@ class NABStreamingDetector:
             z = abs(x - mu) / (sd + 1e-9 * (1 + abs(mu)))
         if self._n >= self.min_history:
             brk = max(x - self._hi, self._lo - x, 0.0) / (self._hi - self._lo + 1e-9)
+        if self._n < self.probation:
+            self._all_counts = self._all_counts and x >= 0 and x.is_integer()
+        elif self._n == self.probation:
+            self._count = bool(self.count_log and self.probation >= self.min_history and self._all_counts)
         if len(self._recent) >= self.min_history:
-            rhi, rlo = max(self._recent), min(self._recent)
-            rbrk = max(x - rhi, rlo - x, 0.0) / (rhi - rlo + 1e-9)
+            rhi, rlo, xr = max(self._recent), min(self._recent), x
+            if self._count:  # log1p is monotone: the log range is the log of the range's ends
+                rhi, rlo, xr = np.log1p(max(rhi, 0.0)), np.log1p(max(rlo, 0.0)), np.log1p(max(x, 0.0))
+            rbrk = max(xr - rhi, rlo - xr, 0.0) / (rhi - rlo + 1e-9)
         nov = self._novelty_update(x)
         sz = self._season_update(x)
         e = max(max(self.z_weight * z, self.novelty_weight * nov) + self.breakout_weight * brk,
@@ -287,7 +307,12 @@ class NABStreamingDetector:
         z = rolling_z(s, self.z_window, self.min_history)
         brk = breakout(s, s.expanding(self.min_history).max().shift(1), s.expanding(self.min_history).min().shift(1))
         recent = s.rolling(self.recent_window, min_periods=self.min_history)
-        rbrk = breakout(s, recent.max().shift(1), recent.min().shift(1))
+        rhi, rlo = recent.max().shift(1), recent.min().shift(1)
+        if len(v) > self.probation and self._is_count_stream(v[: self.probation]):
+            rbrk = breakout(np.log1p(s.clip(lower=0)), np.log1p(rhi.clip(lower=0)),
+                            np.log1p(rlo.clip(lower=0)))
+        else:
+            rbrk = breakout(s, rhi, rlo)
         e = np.maximum(np.maximum(self.z_weight * z, self.novelty_weight * self.novelty_series(v))
                        + self.breakout_weight * brk, self.recent_breakout_weight * rbrk)
         if self.season_weight > 0:
