@@ -2,12 +2,14 @@
 
 Train on train_FD001 (every cycle of every engine, piecewise-linear target capped at ``CAP``), predict one
 RUL per test engine at its last cycle, compare with RUL_FD001 (uncapped truth). Metrics: RMSE and the
-PHM08/NASA score. Baselines in the same run: the previous RULModel configuration (cap 125, no CNN member),
-the same model without its CNN member, LightGBM and a ridge regression on the last cycle's raw sensor
-values. ``train_seconds`` is wall time of feature building + fit on this (shared, 2-core) machine;
-``train_cpu_seconds`` the CPU time of the same span and ``load_average`` the 1-minute load before/after it.
+PHM08/NASA score. Baselines in the same run: the configuration before this one (GBM + 2 MLPs + one CNN),
+the RULModel without CNN members (GBM + 2 MLPs), the older configuration (cap 125, no CNN), LightGBM and a
+ridge regression on the last cycle's raw sensor values. ``train_seconds`` is wall time of feature building +
+fit on this (shared, 2-core) machine; ``train_cpu_seconds`` the CPU time of the same span and
+``load_average`` the 1-minute load before/after it.
 
-    .venv/bin/python bench/cmapss.py
+    .venv/bin/python bench/cmapss.py          # fit on the training engines, score the test engines once
+    .venv/bin/python bench/cmapss.py --cv     # only the engine-grouped CV used for the choices (no test data)
 """
 
 from __future__ import annotations
@@ -29,12 +31,16 @@ COLS = ["unit", "cycle", "os1", "os2", "os3"] + [f"s{i}" for i in range(1, 22)]
 # the 14 informative sensors (s1, s5, s6, s10, s16, s18, s19 are constant in FD001)
 SENSORS = [f"s{i}" for i in (2, 3, 4, 7, 8, 9, 11, 12, 13, 14, 15, 17, 20, 21)]
 # all choices below by engine-grouped 5-fold CV on the training engines (see the "selection" note in the JSON)
-CAP = 130.0          # CV RMSE 11.87 (125) / 11.61 (130) / 11.66 (135) / 11.94 (140), RULModel without the CNN member
+CAP = 130.0          # CV RMSE 11.87 (125) / 11.61 (130) / 11.66 (135) / 11.94 (140), RULModel without the CNN member;
+                     # re-checked with GBM + 4 CNN members (lr 3e-3, net_weight 0.7): 11.75 (125) / 11.53 (130)
 NUM_LEAVES = 7       # 31 -> 15 -> 7: CV RMSE 12.04 -> 11.86 -> 11.79 (cap 125)
-RAW = 30             # raw window of the CNN member: the last 30 cycles of the 14 sensors
-NET_WEIGHT = 0.3     # CV RMSE of the blend at 0.2 / 0.3 / 0.4 / 0.5: 11.46 / 11.43 / 11.44 / 11.48
-NET = None           # WindowCNN defaults (1 net, 20 epochs, 16 channels, 32 hidden, dropout 0.3), chosen by CV
+RAW = 30             # raw window of the CNN members: the last 30 cycles of the 14 sensors (40: no better in CV)
+MLP_WEIGHT = 0.0     # no MLP members: beside 4 CNN members they no longer help (CV 11.43 without, 11.47 with one)
+NET_WEIGHT = 0.8     # blend weight of the CNN ensemble, CV 0.6 / 0.7 / 0.8 / 0.9: 11.50 / 11.44 / 11.43 / 11.47
+NET = {"seeds": 4, "channels": 8, "lr": 0.005}  # seed ensemble: 4 nets (seeds 0-3, all rows, 20 epochs), 8 filters
+BEFORE = {"cap": 130.0, "num_leaves": 7, "net_weight": 0.3}  # the configuration before this one (2 MLPs + 1 CNN)
 PREVIOUS = {"cap": 125.0, "num_leaves": 7, "net_weight": 0.0}  # the configuration before the CNN member
+CV_CUTS, CV_MIN_PREFIX = 20, 31  # CV: cuts per held-out engine; shortest history kept (the shortest test engine)
 
 
 SELECTION = (
@@ -48,7 +54,35 @@ SELECTION = (
     "0.3) worse (17.0 vs 16.5). Blend weight 0.2/0.3/0.4/0.5: 11.46/11.43/11.44/11.48. Same CNN member at cap 125: "
     "11.87 -> 11.76 (so cap 130 kept). CV figure of the chosen model: 11.43 (RULModel before: 11.87). On the test set "
     "these CV gains did not carry over (see rmse_without_cnn, rmse_previous_config and the paired bootstrap intervals); "
-    "nothing was changed after seeing the test figures"
+    "nothing was changed after seeing the test figures. "
+    "ISSUE 3 ROUND (this configuration). CV made more test-like and reproducible (`bench/cmapss.py --cv`): the same "
+    "engine-grouped 5 folds (engines permuted with seed 0), 20 cuts per held-out engine with true RUL drawn uniformly "
+    "from 5..min(150, life-31) so every cut history keeps >= 31 cycles like the shortest test engine, uncapped truth; "
+    "figures below are RMSE (NASA per 100 cuts) of that CV, so they are not comparable with the figures above. "
+    "Config before (GBM + 2 MLPs + one 16-filter CNN, net_weight 0.3): 11.91 (211.8); net_weight 0.2/0.4/0.5: "
+    "11.90/11.96/12.03. Members alone: GBM 12.82, 2 MLPs 12.39, GBM+2 MLPs 11.96 (214.8); one 16-filter CNN alone, "
+    "seeds 0-3: 12.84/12.24/11.94/12.00 (the seed matters a lot), their ensembles of 2/3/4 nets alone: "
+    "12.11/11.81/11.69. Test-time averaging over the last cycles (predict at T, T-1..T-k, subtract the offsets) on "
+    "the config before, k = 2/4/6/9: mean 12.07/12.22/12.36/12.60, median 12.07/12.24/12.38/12.64, only where all "
+    "predictions < 0.9 cap 12.01/12.08/12.16/12.26: all worse, rejected. MLPs: single seeds 12.39/12.62/12.65/12.50, "
+    "4 MLPs 12.35 vs 2 12.39, GBM+4 MLPs 11.97 vs 11.96: no gain; one MLP does as well as two in every blend. GBM + "
+    "2 MLPs + 2/3/4 16-filter CNNs, net_weight 0.4: 11.76/11.67/11.64, 0.5: 11.76/11.64/11.60. 12 epochs instead of 20 "
+    "(cheaper nets, 4 of them alone 11.80 vs 11.69; blends about 0.1 worse): rejected. Batch 512 with lr 6e-3 (one "
+    "net): 13.04 alone vs 12.84, blend 11.97 vs 11.91: rejected. GRU member (rul_nets arch='gru', 16 units; 1.4x the "
+    "CNN's time), seeds 0/1 alone 11.96/12.60, GBM + 1 MLP + 2 GRUs (net_weight 0.5) 11.73 vs 11.75 with 2 CNNs: "
+    "not taken. Window 40 instead of 30 (16 filters, seed 0): alone 13.20 vs 12.84, blend 12.06 vs 11.91. 8 filters "
+    "instead of 16 (about 25% cheaper per net): seeds 0-5 alone 12.15/12.12/11.93/11.88/11.83/12.29, ensembles of "
+    "2..6 alone 11.90/11.79/11.69/11.63/11.64; GBM + n of them without MLPs (n = 3/4/5/6), net_weight 0.6: "
+    "11.63/11.58/11.56/11.56, 0.7: 11.59/11.53/11.51/11.51, 0.8: 11.61/11.53/11.50/11.51, 0.9: 11.67/11.59/11.54/11.55; "
+    "with one MLP (mlp_weight 0.5), 0.6: 11.60/11.55/11.54/11.54; 4 nets chosen for time (5 would be ~8 s more). "
+    "Cap 125 with GBM + 4 nets (net_weight 0.7): 11.75 (187.9) vs 130: 11.53 (200.6): cap 130 kept (RMSE is the "
+    "goal; the NASA score favours 125). Window 40 with 8 filters, 4 nets: 11.54 (198.7) vs 11.53 at 30: 30 kept. "
+    "Learning rate of the 4 nets (net_weight 0.7 / 0.8): 3e-3 11.53/11.53, 5e-3 11.44/11.43, 8e-3 11.51/11.52: 5e-3; "
+    "its net_weight 0.6/0.7/0.8/0.9: 11.50/11.44/11.43 (197.9)/11.47, with one MLP at 0.8: 11.47. Not measured: "
+    "per-sensor min-max instead of z-score (an affine rescaling of the same inputs). Chosen: GBM + 4 CNNs (8 filters, "
+    "lr 5e-3, seeds 0-3), no MLP, net_weight 0.8: CV 11.43 (197.9) vs 11.91 (211.8) for the config before "
+    "(`--cv`, whole RULModel refitted per fold: 11.42 (198.3) vs 11.91 (211.8)). The test set was scored once, with "
+    "this configuration, after all choices"
 )
 
 
@@ -79,6 +113,46 @@ def features(df: pd.DataFrame, raw: int = RAW) -> pd.DataFrame:
     return window_features(df, unit="unit", order="cycle", sensors=SENSORS, window=30, short=10, raw=raw)
 
 
+def cv_cuts(train: pd.DataFrame, held: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Test-like cuts of held-out training engines: per engine ``CV_CUTS`` true RULs drawn uniformly from
+    5 .. min(150, life - CV_MIN_PREFIX); returns (index labels of the rows at the cuts, uncapped true RUL)."""
+    idx, truth = [], []
+    for u in held:
+        rows = train.index[train["unit"] == u]
+        life = len(rows)
+        r = rng.integers(5, min(150, life - CV_MIN_PREFIX) + 1, size=CV_CUTS)
+        idx += list(rows[life - 1 - r])
+        truth += list(r)
+    return np.array(idx), np.array(truth, dtype=float)
+
+
+def cross_validate(configs: dict[str, dict]) -> dict[str, dict]:
+    """Engine-grouped 5-fold CV on the 100 training engines (folds: engines permuted with seed 0, every 5th).
+
+    The features are causal, so the rows of a full training history at a cut are exactly the features of the
+    history cut there: features are built once, each fold's model is fitted on its training engines' rows and
+    scored at the cuts of its held-out engines (``cv_cuts``, seed 1 per fold) against the uncapped truth. No test data.
+    """
+    train, _, _ = load(datasets_dir() / "cmapss")
+    y = rul_target(train, unit="unit", order="cycle")
+    X = features(train)
+    units = train["unit"].to_numpy()
+    perm = np.random.default_rng(0).permutation(np.unique(units))
+    out = {}
+    for name, cfg in configs.items():
+        errs = []
+        for i in range(5):
+            held = perm[i::5]
+            fit = ~np.isin(units, held)
+            model = RULModel(**cfg).fit(X[fit], y[fit])
+            idx, truth = cv_cuts(train, held, np.random.default_rng(1))  # the same draws in every fold
+            errs.append(model.predict(X.loc[idx]) - truth)
+        d = np.concatenate(errs)
+        out[name] = {"rmse": rmse(d, 0.0), "nasa_score_per_100_cuts": nasa_score(d, 0.0) * 100 / len(d)}
+        print(name, out[name], flush=True)
+    return out
+
+
 def main() -> None:
     train, test, true_rul = load(datasets_dir() / "cmapss")
     y = rul_target(train, unit="unit", order="cycle")  # uncapped; RULModel caps at its own ``cap``
@@ -86,7 +160,8 @@ def main() -> None:
 
     load_before = os.getloadavg()[0]
     t0, c0 = time.perf_counter(), time.process_time()
-    model = RULModel(cap=CAP, num_leaves=NUM_LEAVES, net_weight=NET_WEIGHT, net_params=NET).fit(features(train), y)
+    model = RULModel(cap=CAP, num_leaves=NUM_LEAVES, mlp_weight=MLP_WEIGHT, net_weight=NET_WEIGHT,
+                     net_params=NET).fit(features(train), y)
     train_seconds, train_cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
     load_after = os.getloadavg()[0]
     X_test = features(test).loc[last]
@@ -95,7 +170,12 @@ def main() -> None:
     gbm_only = np.clip(model.gbm_.predict(inputs), 0, CAP)
     net_only = model.net_.predict(model._windows(X_test), inputs.to_numpy(dtype=np.float32)) \
         if model.net_ is not None else np.full(len(last), np.nan)
-    # baselines in the same run: the same model without its CNN member, and the previous configuration
+    # baselines in the same run: the configuration before this one, RULModel without CNN members (GBM + 2 MLPs)
+    # and the configuration before the CNN member
+    t1 = time.perf_counter()
+    before = RULModel(**BEFORE).fit(features(train), y)
+    before_seconds = time.perf_counter() - t1
+    p_before = before.predict(features(test).loc[last])
     t1 = time.perf_counter()
     no_net = RULModel(cap=CAP, num_leaves=NUM_LEAVES, net_weight=0.0).fit(features(train, 0), y)
     no_net_seconds = time.perf_counter() - t1
@@ -128,6 +208,10 @@ def main() -> None:
         "rmse_cnn_only": rmse(net_only, true_rul),
         "nasa_score_cnn_only": nasa_score(net_only, true_rul),
         "rmse_vs_capped_truth": rmse(pred, capped),
+        "rmse_config_before": rmse(p_before, true_rul),
+        "nasa_score_config_before": nasa_score(p_before, true_rul),
+        "train_seconds_config_before": before_seconds,
+        "rmse_minus_config_before_95ci": paired_bootstrap(pred, p_before, true_rul),
         "rmse_without_cnn": rmse(p_no_net, true_rul),
         "nasa_score_without_cnn": nasa_score(p_no_net, true_rul),
         "train_seconds_without_cnn": no_net_seconds,
@@ -143,24 +227,36 @@ def main() -> None:
         "goal": {"rmse": 11.0, "train_seconds": 60},
         "selection": SELECTION,
         "protocol": f"FD001, train all cycles, target min(RUL,{CAP:g}), last test cycle vs uncapped RUL_FD001",
-        "model": f"RULModel(cap={CAP:g}): LightGBM + 2x MLP (mlp_weight 0.5) on causal window features (w=30) + linear "
-                 f"health index, num_leaves={NUM_LEAVES}; averaged (net_weight {NET_WEIGHT}) with a CNN member "
-                 f"(fabmind.models.rul_nets.WindowCNN, {NET or 'defaults'}) on the raw 30-cycle window + the same "
-                 f"features; train_seconds also covers building the features",
+        "model": f"RULModel(cap={CAP:g}, num_leaves={NUM_LEAVES}, mlp_weight={MLP_WEIGHT:g}): LightGBM on causal "
+                 f"window features (w=30) + linear health index, averaged (net_weight {NET_WEIGHT}) with an ensemble "
+                 f"of CNN members (fabmind.models.rul_nets.WindowCNN, {NET}: nets with seeds 0-{NET['seeds'] - 1}, "
+                 f"20 epochs each on all rows) on the raw 30-cycle window + the same features; train_seconds also "
+                 f"covers building the features",
+        "config_before": "RULModel(cap=130, num_leaves=7, net_weight=0.3): LightGBM + 2 MLPs + one 16-filter CNN "
+                         "(bench result before: RMSE 12.02, NASA 205.9, 44.8 s; retrained in this run: "
+                         "rmse_config_before)",
         "previous_config": "RULModel(cap=125, num_leaves=7), no CNN member (bench result before: RMSE 11.85, NASA 189.2)",
     }
     rows = [
-        ("rmse", result["rmse"], result["rmse_previous_config"], 10.97),
-        ("nasa_score", result["nasa_score"], result["nasa_score_previous_config"], 175.36),
-        ("rmse (without CNN member)", result["rmse_without_cnn"], None, None),
+        ("rmse", result["rmse"], result["rmse_config_before"], 10.97),
+        ("nasa_score", result["nasa_score"], result["nasa_score_config_before"], 175.36),
+        ("rmse (without CNN members: GBM + 2 MLPs / cap 125 config before the CNN)", result["rmse_without_cnn"],
+         result["rmse_previous_config"], None),
         ("rmse (LightGBM member only / CNN member only)", result["rmse_gbm_only"], result["rmse_cnn_only"], None),
         ("rmse (last-cycle LightGBM / ridge baselines)", result["baseline_lgbm_last_cycle_rmse"],
          result["baseline_ridge_last_cycle_rmse"], None),
         ("train_seconds (wall; CPU in col 3)", train_seconds, train_cpu_seconds, None),
+        ("train_seconds of the config before (wall, same run)", before_seconds, None, None),
     ]
     write_result("cmapss", result, rows,
-                 header=("metric", "fabmind RULModel", "previous config (cap 125, no CNN), same run", "published MTSTAN"))
+                 header=("metric", "fabmind RULModel", "config before (GBM + 2 MLPs + 1 CNN), same run", "published MTSTAN"))
 
 
 if __name__ == "__main__":
-    main()
+    if "--cv" in sys.argv[1:]:
+        cross_validate({
+            "chosen": dict(cap=CAP, num_leaves=NUM_LEAVES, mlp_weight=MLP_WEIGHT, net_weight=NET_WEIGHT, net_params=NET),
+            "before": BEFORE,
+        })
+    else:
+        main()
