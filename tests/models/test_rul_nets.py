@@ -108,5 +108,5 @@ def test_gru_member_learns_and_round_trips(split, tmp_path):
     assert np.sqrt(np.mean((net_alone - truth) ** 2)) < 0.85 * flat
     back = SmallModel.load(model.save(tmp_path / "rul_gru.pkl"))
     np.testing.assert_allclose(back.predict(Xte), model.predict(Xte), atol=1e-6)
-    with pytest.raises(ValueError):
+    with pytest.raises(ModelError, match="arch='lstm'"):
         WindowCNN(arch="lstm")

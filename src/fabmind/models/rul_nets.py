@@ -26,6 +26,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fabmind.models.base import ModelError
+
 RAW_RE = re.compile(r"^(?P<sensor>.+)\.raw(?P<lag>\d+)$")
 
 
@@ -130,7 +132,7 @@ class WindowCNN:
         self.channels, self.hidden, self.dropout, self.weight_decay = channels, hidden, dropout, weight_decay
         self.smooth, self.row_step, self.random_state, self.n_jobs = smooth, row_step, random_state, n_jobs
         if arch not in ("cnn", "gru"):
-            raise ValueError(f"WindowCNN: arch={arch!r} must be 'cnn' or 'gru'")
+            raise ModelError(f"WindowCNN: arch={arch!r} must be 'cnn' or 'gru'")
         self.arch = arch
 
     def _prep(self, windows: np.ndarray) -> np.ndarray:
