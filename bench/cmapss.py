@@ -86,7 +86,7 @@ SELECTION = (
     "SECOND ROUND (issue 3, same `--cv` protocol and cuts; the chosen blend reproduces 11.43 (197.9) from the cached "
     "fold predictions): decision rule fixed beforehand, test scored again only if a design's CV is <= 11.33; none "
     "reached it, so the test set was NOT scored again and the configuration above is unchanged. (1) Trajectory-"
-    "similarity member (fabmind.models.rul_similarity.SimilarityRUL, after Wang et al. 2008: linear health index of "
+    "similarity member (SimilarityRUL, measured in commit a83240b and removed after it: not used; after Wang et al. 2008: linear health index of "
     "the 14 sensors, library trajectories of the fold's training engines smoothed, the query's last N cycles slid "
     "along every trajectory, remaining life after the best match averaged over the k nearest, inverse-distance "
     "weights). Figures: RMSE alone; blended into GBM + 4 CNNs as (1 - s) chosen + s member at s = 0.05/0.1/0.2/0.3. "
