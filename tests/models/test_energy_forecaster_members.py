@@ -55,3 +55,30 @@ def test_sample_weight_zero_drops_rows_and_bad_weights_fail():
         _small().fit(X, y, sample_weight=w[:10])
     with pytest.raises(ModelError, match="extra_trees"):
         _small(extra_trees=1.5).fit(X, y)
+
+
+def test_scaled_member_sets_average_where_the_scale_is_valid():
+    X, y = _data()
+    rng = np.random.default_rng(1)
+    pf = pd.Series(rng.uniform(0.6, 1.0, len(X)))
+    pf[rng.random(len(X)) < 0.2] = np.nan  # no scale there: the plain set answers alone
+    X = X.assign(pf=pf, lag1_s=X["lag1"] / pf.fillna(1.0))
+    plain = _small().fit(X[:400], y[:400])
+    both = _small(scaled={"pf": "lag1_s"}).fit(X[:400], y[:400])
+    assert len(both.scaled_) == 1
+    p0, p1 = plain.predict(X[400:]), both.predict(X[400:])
+    assert np.all(np.isfinite(p1)) and np.all(p1 >= 0)
+    gone = pf[400:].isna().to_numpy()
+    assert gone.any() and (~gone).any()
+    np.testing.assert_allclose(p1[gone], p0[gone], rtol=1e-9, atol=1e-9)
+    assert not np.allclose(p1[~gone], p0[~gone])
+    # the scaled set alone: its estimate of y / pf times pf, averaged half and half with the plain one
+    _, lv, level, change, trees = both.scaled_[0]
+    Xt = X[400:]
+    part = np.maximum(both._estimate(Xt, level, change, trees, lv), 0.0) * pf[400:].to_numpy()
+    np.testing.assert_allclose(p1[~gone], np.maximum(0.5 * (p0 + np.nan_to_num(part)), 0.0)[~gone], rtol=1e-9)
+    err = lambda p: np.sqrt(np.mean((p - y[400:].to_numpy()) ** 2))  # noqa: E731
+    assert err(p1) < 0.5 * err(np.full(100, y[:400].mean()))
+    assert both.explain(X[400:402])[0].output == pytest.approx(p1[0])
+    with pytest.raises(ModelError, match="scale column"):
+        _small(scaled={"nope": None}).fit(X[:400], y[:400])

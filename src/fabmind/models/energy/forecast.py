@@ -12,7 +12,12 @@
   where it is finite it replaces the model's estimate. ``extra_trees``: share of an ExtraTrees pair
   (level + change, same inputs) blended into the estimate -- a differently biased learner whose errors
   partly cancel the boosted ones (0 = LightGBM only, the default). ``fit(X, y, sample_weight=w)``
-  weights the training intervals of every member (e.g. recent months more).
+  weights the training intervals of every member (e.g. recent months more). ``scaled``: other
+  parametrisations of the same target, ``{scale column: last-value column in those units}``: for each,
+  a full member set (same kinds and seeds) models ``y / X[scale]`` and its estimate times ``X[scale]``
+  is averaged, with equal weights, with the plain one wherever the scale is finite and > 0 -- e.g. the
+  apparent energy S = kWh / PF (scale: the power factor as a fraction), which moves more smoothly
+  across load steps than the kWh, or the reactive energy Q = kWh / cot(phi).
 
 Example::
 
@@ -100,15 +105,18 @@ class EnergyForecaster(SmallModel):
     def __init__(self, n_estimators: int = 600, change_estimators: int = 1000, learning_rate: float = 0.02,
                  num_leaves: int = 63, min_child_samples: int = 20, colsample_bytree: float = 0.5, seeds: int = 3,
                  last_value: str | None = "lag1", exact: str | None = None, random_state: int = 0,
-                 n_jobs: int = 1, top: int = 5, extra_trees: float = 0.0, extra_trees_estimators: int = 100):
+                 n_jobs: int = 1, top: int = 5, extra_trees: float = 0.0, extra_trees_estimators: int = 100,
+                 scaled: dict[str, str | None] | None = None):
         self.n_estimators, self.change_estimators, self.learning_rate = n_estimators, change_estimators, learning_rate
         self.num_leaves, self.min_child_samples, self.colsample_bytree = num_leaves, min_child_samples, colsample_bytree
         self.seeds, self.last_value, self.exact = seeds, last_value, exact
         self.random_state, self.n_jobs, self.top = random_state, n_jobs, top
         self.extra_trees, self.extra_trees_estimators = extra_trees, extra_trees_estimators
+        self.scaled = scaled
 
     extra_trees: float = 0.0  # for models saved before the parameter existed
     extra_trees_estimators: int = 100
+    scaled: dict[str, str | None] | None = None
 
     def _gbm(self, n: int, seed: int) -> Any:
         import lightgbm as lgb
@@ -142,7 +150,10 @@ class EnergyForecaster(SmallModel):
         w = np.ones(len(X)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
         if w.shape != (len(X),) or not np.all(np.isfinite(w) & (w >= 0)):
             raise ModelError(f"EnergyForecaster.fit: sample_weight must be {len(X)} finite weights >= 0")
-        for role, col in (("last_value", self.last_value), ("exact", self.exact)):
+        scaled = dict(self.scaled or {})
+        roles = [("last_value", self.last_value), ("exact", self.exact)]
+        roles += [r for col, lv in scaled.items() for r in (("scale", col), ("scaled last_value", lv))]
+        for role, col in roles:
             if col is not None and col not in X.columns:
                 raise ModelError(f"EnergyForecaster: {role} column {col!r} is not among the features")
         ok = np.isfinite(target) & (target >= 0) & (w > 0)
@@ -150,43 +161,76 @@ class EnergyForecaster(SmallModel):
         if ok.sum() < self.min_samples:
             raise ModelError(f"EnergyForecaster.fit: only {int(ok.sum())} intervals with a reading; "
                              f"needs {self.min_samples}")
-        seeds = [self.random_state + s for s in range(self.seeds)]
-        pick = (lambda m: None) if sw is None else (lambda m: sw[m])
-        self.level_ = [self._gbm(self.n_estimators, s).fit(X[ok], target[ok], sample_weight=pick(ok)) for s in seeds]
-        self.change_ = []
-        ch = np.zeros(len(X), dtype=bool)
-        if self.last_value is not None:
-            last = X[self.last_value].to_numpy(dtype=float)
-            ch = ok & np.isfinite(last)
-            if ch.sum() >= self.min_samples:
-                self.change_ = [self._gbm(self.change_estimators, s).fit(X[ch], (target - last)[ch],
-                                                                         sample_weight=pick(ch)) for s in seeds]
-        self.trees_ = []
         if self.extra_trees > 0:
             lo = X[ok].min().to_numpy(dtype=float)
             self.fill_ = np.where(np.isfinite(lo), lo - 1.0, -1.0)
-            F = self._filled(X)
-            self.trees_ = [self._trees().fit(F[ok], target[ok], sample_weight=pick(ok))]
-            if self.change_:
-                self.trees_.append(self._trees().fit(F[ch], (target - last)[ch], sample_weight=pick(ch)))
+        self.level_, self.change_, self.trees_ = self._members(X, target, ok, self.last_value, sw)
+        self.scaled_ = []
+        for col, lv in scaled.items():
+            with np.errstate(divide="ignore", invalid="ignore"):
+                scale = X[col].to_numpy(dtype=float)
+                good = ok & np.isfinite(scale) & (scale > 0)
+                t = np.where(good, target / np.where(good, scale, 1.0), np.nan)
+            if good.sum() < self.min_samples:
+                raise ModelError(f"EnergyForecaster.fit: only {int(good.sum())} intervals with a reading and "
+                                 f"a scale {col!r} > 0; needs {self.min_samples}")
+            self.scaled_.append((col, lv, *self._members(X, t, good, lv, sw)))
         self.center_, self.spread_ = X[ok].median(), X[ok].std(ddof=0)
+
+    def _members(self, X: pd.DataFrame, target: np.ndarray, ok: np.ndarray, last_value: str | None,
+                 sw: np.ndarray | None) -> tuple[list, list, list]:
+        """Level and change LightGBMs (one per seed) and the ExtraTrees pair for one target on rows ``ok``."""
+        seeds = [self.random_state + s for s in range(self.seeds)]
+        pick = (lambda m: None) if sw is None else (lambda m: sw[m])
+        level = [self._gbm(self.n_estimators, s).fit(X[ok], target[ok], sample_weight=pick(ok)) for s in seeds]
+        change: list = []
+        ch = np.zeros(len(X), dtype=bool)
+        if last_value is not None:
+            last = X[last_value].to_numpy(dtype=float)
+            ch = ok & np.isfinite(last)
+            if ch.sum() >= self.min_samples:
+                change = [self._gbm(self.change_estimators, s).fit(X[ch], (target - last)[ch], sample_weight=pick(ch))
+                          for s in seeds]
+        trees: list = []
+        if self.extra_trees > 0:
+            F = self._filled(X)
+            trees = [self._trees().fit(F[ok], target[ok], sample_weight=pick(ok))]
+            if change:
+                trees.append(self._trees().fit(F[ch], (target - last)[ch], sample_weight=pick(ch)))
+        return level, change, trees
 
     def _parts(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(model estimate, exact value or NaN, final output)."""
-        est = self._blend(X, [m.predict(X) for m in self.level_], [m.predict(X) for m in self.change_])
-        if getattr(self, "trees_", None):
-            F = self._filled(X)
-            trees = self._blend(X, [self.trees_[0].predict(F)], [t.predict(F) for t in self.trees_[1:]])
-            est = (1.0 - self.extra_trees) * est + self.extra_trees * trees
+        est = self._estimate(X, self.level_, self.change_, getattr(self, "trees_", []), self.last_value)
+        sets = getattr(self, "scaled_", [])
+        if sets:
+            total, count = est.copy(), np.ones(len(X))
+            for col, lv, level, change, trees in sets:
+                scale = X[col].to_numpy(dtype=float)
+                good = np.isfinite(scale) & (scale > 0)
+                part = np.maximum(self._estimate(X, level, change, trees, lv), 0.0) * np.where(good, scale, 0.0)
+                total += np.where(good, part, 0.0)
+                count += good
+            est = total / count
         est = np.maximum(est, 0.0)
         exact = X[self.exact].to_numpy(dtype=float) if self.exact is not None else np.full(len(X), np.nan)
         return est, exact, np.where(np.isfinite(exact) & (exact >= 0), exact, est)
 
-    def _blend(self, X: pd.DataFrame, level: list[np.ndarray], change: list[np.ndarray]) -> np.ndarray:
+    def _estimate(self, X: pd.DataFrame, level: list, change: list, trees: list, last_value: str | None) -> np.ndarray:
+        """One member set's estimate: the LightGBM blend, mixed with the ExtraTrees pair's at ``extra_trees``."""
+        est = self._blend(X, [m.predict(X) for m in level], [m.predict(X) for m in change], last_value)
+        if trees:
+            F = self._filled(X)
+            other = self._blend(X, [trees[0].predict(F)], [t.predict(F) for t in trees[1:]], last_value)
+            est = (1.0 - self.extra_trees) * est + self.extra_trees * other
+        return est
+
+    def _blend(self, X: pd.DataFrame, level: list[np.ndarray], change: list[np.ndarray],
+               last_value: str | None = None) -> np.ndarray:
         """Mean of the level members, averaged half and half with last value + mean change where known."""
         est = np.mean(level, axis=0)
         if change:
-            last = X[self.last_value].to_numpy(dtype=float)
+            last = X[last_value or self.last_value].to_numpy(dtype=float)
             est = np.where(np.isfinite(last), 0.5 * (est + (last + np.mean(change, axis=0))), est)
         return est
 
@@ -201,7 +245,8 @@ class EnergyForecaster(SmallModel):
         the last value's own kWh counts towards ``last_value``; where ``exact`` replaced the model,
         the difference counts towards ``exact``. The ExtraTrees member (``extra_trees`` > 0) is not
         decomposed: the LightGBM contributions are scaled by its complement and its own share of the
-        output counts towards no input."""
+        output counts towards no input; nor are the ``scaled`` member sets: the plain set's contributions
+        are scaled by its share of the row's average and theirs counts towards no input."""
         df = self._validate(X, fitting=False)
         k = df.shape[1]
         level = np.mean([np.asarray(m.booster_.predict(df, pred_contrib=True))[:, :k] for m in self.level_], axis=0)
@@ -214,6 +259,11 @@ class EnergyForecaster(SmallModel):
             contrib = np.where(np.isfinite(last)[:, None], 0.5 * (level + change), level)
         if getattr(self, "trees_", None):
             contrib = (1.0 - self.extra_trees) * contrib
+        count = np.ones(len(df))
+        for col, *_ in getattr(self, "scaled_", []):
+            scale = df[col].to_numpy(dtype=float)
+            count += np.isfinite(scale) & (scale > 0)
+        contrib = contrib / count[:, None]
         est, exact, out = self._parts(df)
         if self.exact is not None:
             j = list(df.columns).index(self.exact)
