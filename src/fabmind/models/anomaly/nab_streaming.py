@@ -293,10 +293,7 @@ class NABStreamingDetector:
         period = self._season_period(v[: self.probation])
         if not period:
             return out
-        r = pd.Series(v).diff(period)
-        mu = r.rolling(self.z_window, min_periods=self.min_history).mean().shift(1)
-        sd = r.rolling(self.z_window, min_periods=self.min_history).std().shift(1)
-        z = ((r - mu).abs() / (sd + 1e-9 * (1 + mu.abs()))).fillna(0.0).to_numpy()
+        z = rolling_z(pd.Series(v).diff(period), self.z_window, self.min_history)
         out[self.probation:] = z[self.probation:]
         return out
 
