@@ -68,7 +68,7 @@ SELECTION = (
     "4 MLPs 12.35 vs 2 12.39, GBM+4 MLPs 11.97 vs 11.96: no gain; one MLP does as well as two in every blend. GBM + "
     "2 MLPs + 2/3/4 16-filter CNNs, net_weight 0.4: 11.76/11.67/11.64, 0.5: 11.76/11.64/11.60. 12 epochs instead of 20 "
     "(cheaper nets, 4 of them alone 11.80 vs 11.69; blends about 0.1 worse): rejected. Batch 512 with lr 6e-3 (one "
-    "net): 13.04 alone vs 12.84, blend 11.97 vs 11.91: rejected. GRU member (rul_nets arch='gru', 16 units; 1.4x the "
+    "net): 13.04 alone vs 12.84, blend 11.97 vs 11.91: rejected. GRU member (WindowCNN arch='gru' in commit 87159f6, removed later as unused; 16 units; 1.4x the "
     "CNN's time), seeds 0/1 alone 11.96/12.60, GBM + 1 MLP + 2 GRUs (net_weight 0.5) 11.73 vs 11.75 with 2 CNNs: "
     "not taken. Window 40 instead of 30 (16 filters, seed 0): alone 13.20 vs 12.84, blend 12.06 vs 11.91. 8 filters "
     "instead of 16 (about 25% cheaper per net): seeds 0-5 alone 12.15/12.12/11.93/11.88/11.83/12.29, ensembles of "
