@@ -167,10 +167,9 @@ class EnergyForecaster(SmallModel):
         self.level_, self.change_, self.trees_ = self._members(X, target, ok, self.last_value, sw)
         self.scaled_ = []
         for col, lv in scaled.items():
-            with np.errstate(divide="ignore", invalid="ignore"):
-                scale = X[col].to_numpy(dtype=float)
-                good = ok & np.isfinite(scale) & (scale > 0)
-                t = np.where(good, target / np.where(good, scale, 1.0), np.nan)
+            scale, answers = _scale(X, col)
+            good = ok & answers
+            t = np.where(good, target / scale, np.nan)
             if good.sum() < self.min_samples:
                 raise ModelError(f"EnergyForecaster.fit: only {int(good.sum())} intervals with a reading and "
                                  f"a scale {col!r} > 0; needs {self.min_samples}")
@@ -206,10 +205,8 @@ class EnergyForecaster(SmallModel):
         if sets:
             total, count = est.copy(), np.ones(len(X))
             for col, lv, level, change, trees in sets:
-                scale = X[col].to_numpy(dtype=float)
-                good = np.isfinite(scale) & (scale > 0)
-                part = np.maximum(self._estimate(X, level, change, trees, lv), 0.0) * np.where(good, scale, 0.0)
-                total += np.where(good, part, 0.0)
+                scale, good = _scale(X, col)
+                total += np.where(good, np.maximum(self._estimate(X, level, change, trees, lv), 0.0) * scale, 0.0)
                 count += good
             est = total / count
         est = np.maximum(est, 0.0)
@@ -261,8 +258,7 @@ class EnergyForecaster(SmallModel):
             contrib = (1.0 - self.extra_trees) * contrib
         count = np.ones(len(df))
         for col, *_ in getattr(self, "scaled_", []):
-            scale = df[col].to_numpy(dtype=float)
-            count += np.isfinite(scale) & (scale > 0)
+            count += _scale(df, col)[1]
         contrib = contrib / count[:, None]
         est, exact, out = self._parts(df)
         if self.exact is not None:
@@ -278,3 +274,11 @@ class EnergyForecaster(SmallModel):
                 items.append(FeatureContribution(str(df.columns[j]), float(contrib[i, j]), float(vals[i, j]), mid, dev))
             result.append(Explanation(row=i, output=float(out[i]), contributions=tuple(items)))
         return result
+
+
+def _scale(X: pd.DataFrame, col: str) -> tuple[np.ndarray, np.ndarray]:
+    """A ``scaled`` member set's scale column (1 where unusable) and where the set answers: finite and > 0."""
+    v = X[col].to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        good = np.isfinite(v) & (v > 0)
+    return np.where(good, v, 1.0), good
