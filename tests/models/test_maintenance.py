@@ -65,6 +65,29 @@ def test_window_features_are_causal(engines):
     assert np.allclose(f["x.slope10"].iloc[1:], 2.0)
 
 
+def test_long_window_and_whole_history_features(engines):
+    one = engines[engines.unit == 3]
+    kw = dict(unit="unit", order="cycle", sensors=["s2", "s7"], window=10, long=(40,), history=True)
+    full = window_features(one, **kw)
+    s7 = one["s7"].to_numpy()
+    # the long window: plain statistics of the last 40 cycles (fewer at the start of the history)
+    assert np.isclose(full["s7.mean40"].iloc[99], s7[60:100].mean())
+    assert np.isclose(full["s7.std40"].iloc[99], s7[60:100].std())
+    assert np.isclose(full["s7.slope40"].iloc[99], np.polyfit(np.arange(40), s7[60:100], 1)[0])
+    assert np.isclose(full["s7.mean40"].iloc[4], s7[:5].mean())
+    # the whole history so far: its least-squares slope and spread (its mean is cummean, not repeated)
+    assert np.isclose(full["s7.slopeall"].iloc[149], np.polyfit(np.arange(150), s7[:150], 1)[0])
+    assert np.isclose(full["s7.stdall"].iloc[149], s7[:150].std())
+    assert "s7.meanall" not in full and full["s7.slopeall"].iloc[0] == 0.0
+    # causal, and the default table is unchanged by the new options
+    pd.testing.assert_frame_equal(window_features(one.iloc[:70], **kw), full.iloc[:70])
+    plain = window_features(one, unit="unit", order="cycle", sensors=["s2", "s7"], window=10)
+    pd.testing.assert_frame_equal(full[plain.columns], plain)
+    for bad in ((10,), (1,), (40, 40)):
+        with pytest.raises(ModelError, match="long="):
+            window_features(one, unit="unit", order="cycle", sensors=["s2"], window=10, long=bad)
+
+
 def test_rul_explain_save_load(engines, tmp_path):
     sub = engines[engines.unit <= 8]
     X = window_features(sub, unit="unit", order="cycle", sensors=SENSORS[:5])

@@ -106,3 +106,23 @@ def test_seed_ensemble_learns_and_round_trips(split, tmp_path):
     assert np.sqrt(np.mean((net_alone - truth) ** 2)) < 0.85 * flat
     back = SmallModel.load(model.save(tmp_path / "rul_ensemble.pkl"))
     np.testing.assert_allclose(back.predict(Xte), model.predict(Xte), atol=1e-6)
+
+
+def test_net_exclude_keeps_long_features_from_the_cnn_static_branch(engines, tmp_path):
+    train = engines[engines.unit <= 12]
+    X = window_features(train, unit="unit", order="cycle", sensors=SENSORS[:4], raw=10, long=(60,), history=True)
+    y = rul_target(train, unit="unit", order="cycle")
+    excl = ("mean60", "std60", "slope60", "stdall", "slopeall")
+    params = {**NET, "epochs": 2}
+    model = RULModel(n_estimators=30, mlp_weight=0.0, net_weight=0.5, net_params=params, net_exclude=excl).fit(X, y)
+    inputs = model._inputs(X)
+    kept = [c for c in inputs.columns if not c.endswith(tuple("." + e for e in excl))]
+    assert "health_index.slopeall" in inputs and "health_index.slopeall" not in model.net_static_
+    assert model.net_static_ == kept and model.net_.n_static_ == len(kept) < inputs.shape[1]
+    assert "s2.slopeall" in model.gbm_.feature_name_  # the GBM still gets them
+    pred = model.predict(X.iloc[-20:])
+    net_alone = model.net_.predict(model._windows(X.iloc[-20:]), inputs.iloc[-20:][kept].to_numpy(np.float32))
+    gbm_alone = model.gbm_.predict(inputs.iloc[-20:])
+    np.testing.assert_allclose(pred, np.clip(0.5 * gbm_alone + 0.5 * net_alone, 0, 125), atol=1e-4)
+    back = SmallModel.load(model.save(tmp_path / "rul_excl.pkl"))
+    np.testing.assert_allclose(back.predict(X.iloc[-20:]), pred, atol=1e-6)
