@@ -126,3 +126,5 @@ def test_net_exclude_keeps_long_features_from_the_cnn_static_branch(engines, tmp
     np.testing.assert_allclose(pred, np.clip(0.5 * gbm_alone + 0.5 * net_alone, 0, 125), atol=1e-4)
     back = SmallModel.load(model.save(tmp_path / "rul_excl.pkl"))
     np.testing.assert_allclose(back.predict(X.iloc[-20:]), pred, atol=1e-6)
+    with pytest.raises(ModelError, match=r"net_exclude \['slope999'\] match no feature column"):
+        RULModel(n_estimators=5, mlp_weight=0.0, net_weight=0.5, net_params=params, net_exclude=("slope999",)).fit(X, y)

@@ -306,6 +306,10 @@ class RULModel(SmallModel):
         plain = X.drop(columns=self.raw_cols_)
         self.hi_ = _fit_health_index(plain, target) if self.health_index else ([], [], np.zeros(0), 0.0)
         X = self._inputs(raw_X)
+        unknown = [f for f in self.net_exclude if not any(str(c).endswith(f".{f}") for c in X.columns)]
+        if unknown:
+            raise ModelError(f"RULModel: net_exclude {unknown} match no feature column (suffixes such as 'slopeall', "
+                             f"'mean60' of window_features' columns)")
         drop = tuple(f".{f}" for f in self.net_exclude)
         self.net_static_ = [c for c in X.columns if not str(c).endswith(drop)] if drop else list(X.columns)
         if self.net_weight > 0 and w and rul_nets.available():
