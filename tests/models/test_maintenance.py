@@ -88,6 +88,22 @@ def test_long_window_and_whole_history_features(engines):
             window_features(one, unit="unit", order="cycle", sensors=["s2"], window=10, long=bad)
 
 
+def test_rul_min_age_fits_the_gbm_on_complete_windows_only(engines):
+    sub = engines[engines.unit <= 10]
+    X = window_features(sub, unit="unit", order="cycle", sensors=SENSORS[:5])
+    y = rul_target(sub, unit="unit", order="cycle")
+    old = (X["age"] >= 30).to_numpy()
+    model = RULModel(n_estimators=40, mlp_weight=0.0, min_age=30).fit(X, y)
+    same = RULModel(n_estimators=40, mlp_weight=0.0).fit(X[old], y[old])
+    np.testing.assert_array_equal(model.predict(X.iloc[-50:]), same.predict(X.iloc[-50:]))
+    assert not np.array_equal(model.predict(X.iloc[-50:]),
+                              RULModel(n_estimators=40, mlp_weight=0.0).fit(X, y).predict(X.iloc[-50:]))
+    with pytest.raises(ModelError, match="min_age=30 needs the 'age' column"):
+        RULModel(n_estimators=5, mlp_weight=0.0, min_age=30).fit(X.drop(columns="age"), y)
+    with pytest.raises(ModelError, match=r"only 0 rows have age >= min_age=1000"):
+        RULModel(n_estimators=5, mlp_weight=0.0, min_age=1000).fit(X, y)
+
+
 def test_rul_explain_save_load(engines, tmp_path):
     sub = engines[engines.unit <= 8]
     X = window_features(sub, unit="unit", order="cycle", sensors=SENSORS[:5])

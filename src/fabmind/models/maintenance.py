@@ -255,6 +255,12 @@ class RULModel(SmallModel):
     them gives exactly the model without the member. ``net_exclude`` names feature suffixes (``"slopeall"``,
     ``"mean60"``, ...) whose columns, the health index's included, the CNN's static branch does not get: on
     C-MAPSS the long-window features help the GBM a lot but made the CNN worse (``bench/cmapss.py``).
+
+    ``min_age`` (> 0) fits the gradient-boosting and MLP members and the health index only on rows whose
+    ``age`` (history length, a column of :func:`window_features`) is at least ``min_age``, e.g. the window
+    length so that every training window is complete, as it is for the assets scored; the CNN member still
+    uses every row (it sees the padding of a short window explicitly). On C-MAPSS (``min_age=30``) this took
+    the engine-grouped CV from 11.00 to 10.70; the CNN trained on those rows only was worse.
     """
 
     family: ClassVar[str] = "maintenance"
@@ -266,12 +272,13 @@ class RULModel(SmallModel):
                  mlp_weight: float = 0.5, mlp_hidden: tuple[int, ...] = (128, 64), mlp_seeds: int = 2,
                  health_index: bool = True, random_state: int = 0, n_jobs: int = 1, top: int = 8,
                  net_weight: float = 0.3, net_params: dict[str, Any] | None = None,
-                 net_exclude: Sequence[str] = ()):
+                 net_exclude: Sequence[str] = (), min_age: int = 0):
         self.cap, self.n_estimators, self.learning_rate = cap, n_estimators, learning_rate
         self.num_leaves, self.min_child_samples, self.colsample_bytree = num_leaves, min_child_samples, colsample_bytree
         self.mlp_weight, self.mlp_hidden, self.mlp_seeds = mlp_weight, mlp_hidden, mlp_seeds
         self.health_index, self.random_state, self.n_jobs, self.top = health_index, random_state, n_jobs, top
         self.net_weight, self.net_params, self.net_exclude = net_weight, net_params, net_exclude
+        self.min_age = min_age
 
     def _inputs(self, X: pd.DataFrame) -> pd.DataFrame:
         X = X.drop(columns=getattr(self, "raw_cols_", []))  # the raw window is the CNN's input only
@@ -304,7 +311,8 @@ class RULModel(SmallModel):
         self.net_, self.net_sensors_ = None, sensors
         raw_X = X
         plain = X.drop(columns=self.raw_cols_)
-        self.hi_ = _fit_health_index(plain, target) if self.health_index else ([], [], np.zeros(0), 0.0)
+        keep = self._rows_from_min_age(plain)
+        self.hi_ = _fit_health_index(plain[keep], target[keep]) if self.health_index else ([], [], np.zeros(0), 0.0)
         X = self._inputs(raw_X)
         unknown = [f for f in self.net_exclude if not any(str(c).endswith(f".{f}") for c in X.columns)]
         if unknown:
@@ -317,6 +325,7 @@ class RULModel(SmallModel):
                       **(self.net_params or {})}
             self.net_ = rul_nets.WindowCNN(**params)
             self.net_.fit(rul_nets.window_array(raw_X, sensors, w), target, self._net_static(X))
+        X, target = X[keep], target[keep]  # the other members (and the explanation's reference) use these rows
         self.gbm_ = lgb.LGBMRegressor(
             n_estimators=self.n_estimators, learning_rate=self.learning_rate, num_leaves=self.num_leaves,
             min_child_samples=self.min_child_samples, subsample=0.8, subsample_freq=1,
@@ -341,6 +350,18 @@ class RULModel(SmallModel):
                 with warnings.catch_warnings(), threadpool_limits(self.n_jobs):
                     warnings.simplefilter("ignore", ConvergenceWarning)
                     self.mlps_.append(mlp.fit(X.to_numpy(dtype=float), target))
+
+    def _rows_from_min_age(self, X: pd.DataFrame) -> np.ndarray:
+        """Rows the gradient-boosting/MLP members and the health index are fitted on (``age >= min_age``)."""
+        if self.min_age <= 0:
+            return np.ones(len(X), dtype=bool)
+        if "age" not in X.columns:
+            raise ModelError(f"RULModel: min_age={self.min_age} needs the 'age' column of window_features")
+        keep = X["age"].to_numpy(dtype=float) >= self.min_age
+        if keep.sum() < self.min_samples:
+            raise ModelError(f"RULModel: only {int(keep.sum())} rows have age >= min_age={self.min_age}; "
+                             f"need at least {self.min_samples}")
+        return keep
 
     def _score(self, X: pd.DataFrame) -> np.ndarray:
         return self._score_inputs(self._inputs(X), X)
