@@ -5,9 +5,9 @@ engine, the LightGBM member from the cycles with a complete 30-cycle window, ``M
 RUL per test engine at its last cycle, compare with RUL_FD001 (uncapped truth). Metrics: RMSE and the
 PHM08/NASA score. Baselines in the same run: the configuration before this one (LightGBM member on every
 row), the second-round configuration (30-cycle features only), the older configuration (cap 125, no CNN),
-LightGBM and a ridge regression on the last cycle's raw sensor values; the model's own members alone. ``train_seconds`` is wall time of feature building +
-fit on this (shared, 2-core) machine; ``train_cpu_seconds`` the CPU time of the same span and
-``load_average`` the 1-minute load before/after it.
+LightGBM and a ridge regression on the last cycle's raw sensor values; the model's own members alone.
+``train_seconds`` is wall time of feature building + fit on this (shared, 2-core) machine;
+``train_cpu_seconds`` the CPU time of the same span and ``load_average`` the 1-minute load before/after it.
 
     .venv/bin/python bench/cmapss.py          # fit on the training engines, score the test engines once
     .venv/bin/python bench/cmapss.py --cv     # only the engine-grouped CV used for the choices (no test data)
@@ -64,7 +64,8 @@ SELECTION = (
     "11.87 -> 11.76 (so cap 130 kept). CV figure of the chosen model: 11.43 (RULModel before: 11.87). On the test set "
     "these CV gains did not carry over (see rmse_without_cnn, rmse_previous_config and the paired bootstrap intervals); "
     "nothing was changed after seeing the test figures. "
-    "ISSUE 3 ROUND (the second-round configuration, `SECOND`). CV made more test-like and reproducible (`bench/cmapss.py --cv`): the same "
+    "ISSUE 3 ROUND (the second-round configuration, `SECOND`). CV made more test-like and reproducible "
+    "(`bench/cmapss.py --cv`): the same "
     "engine-grouped 5 folds (engines permuted with seed 0), 20 cuts per held-out engine with true RUL drawn uniformly "
     "from 5..min(150, life-31) so every cut history keeps >= 31 cycles like the shortest test engine, uncapped truth; "
     "figures below are RMSE (NASA per 100 cuts) of that CV, so they are not comparable with the figures above. "
@@ -305,11 +306,12 @@ def main() -> None:
         "published_best": {"method": "MTSTAN", "rmse": 10.97, "nasa_score": 175.36},
         "goal": {"rmse": 11.0, "train_seconds": 60},
         "selection": SELECTION,
-        "protocol": f"FD001, train on train_FD001 (CNN members every cycle, LightGBM member cycles >= {MIN_AGE}), target "
-                    f"min(RUL,{CAP:g}), last test cycle vs uncapped RUL_FD001",
+        "protocol": f"FD001, train on train_FD001 (CNN members every cycle, LightGBM member cycles >= {MIN_AGE}), "
+                    f"target min(RUL,{CAP:g}), last test cycle vs uncapped RUL_FD001",
         "model": f"RULModel(cap={CAP:g}, num_leaves={NUM_LEAVES}, mlp_weight={MLP_WEIGHT:g}): LightGBM on causal "
                  f"window features (w=30, plus {LONG}: 60-cycle and whole-history mean/std/slope) + linear health "
-                 f"index, fitted on the rows with age >= {MIN_AGE} (complete windows), averaged (net_weight {NET_WEIGHT}) with an ensemble of CNN members "
+                 f"index, fitted on the rows with age >= {MIN_AGE} (complete windows), averaged (net_weight "
+                 f"{NET_WEIGHT}) with an ensemble of CNN members "
                  f"(fabmind.models.rul_nets.WindowCNN, {NET}: nets with seeds 0-{NET['seeds'] - 1}, 20 epochs each on "
                  f"all rows) on the raw 30-cycle window + the same features except {NET_EXCLUDE}; train_seconds also "
                  f"covers building the features",
@@ -332,7 +334,8 @@ def main() -> None:
         ("train_seconds of the config before (wall, same run)", before_seconds, None, None),
     ]
     write_result("cmapss", result, rows,
-                 header=("metric", "fabmind RULModel", "config before (LightGBM on every row), same run", "published MTSTAN"))
+                 header=("metric", "fabmind RULModel", "config before (LightGBM on every row), same run",
+                         "published MTSTAN"))
 
 
 if __name__ == "__main__":
