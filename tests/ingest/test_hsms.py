@@ -71,7 +71,8 @@ def test_event_reports_trace_data_and_alarms_reach_the_monitor(live_store, gen, 
     mon = Monitor(live_store.engine, gen.catalog(), config=MonitorConfig(warmup=10**6))
     host = SecsGemHost(
         HsmsConfig("127.0.0.1", port, "ETCH-01/A", dv_sensors={DV_S00: "S00", DV_S01: "S01"},
-                   events={CE_SAMPLE: [DV_S00, DV_S01, DV_UNMAPPED]}, traces={3: ["S00", "S01"]}, alarms=[ALID_RF]),
+                   events={CE_SAMPLE: [DV_S00, DV_S01, DV_UNMAPPED]}, traces={3: ["S00", "S01"]}, alarms=[ALID_RF],
+                   connect_timeout_s=5.0),  # a half-selected link is redialled well inside the 20 s below
         on_alarm=lambda chamber, code, text, active: mon.equipment_alarm(chamber, code, text, active),
     )
 
@@ -97,7 +98,10 @@ def test_event_reports_trace_data_and_alarms_reach_the_monitor(live_store, gen, 
         stop.set()
         await task
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    finally:
+        host.stop()  # also when main() failed: secsgem's threads would otherwise keep the interpreter alive
     with live_store.engine.connect() as conn:
         rows = conn.execute(select(readings.c.sensor, readings.c.value).order_by(readings.c.ts)).all()
         codes = [c for (c,) in conn.execute(select(quarantine.c.code))]
@@ -107,3 +111,72 @@ def test_event_reports_trace_data_and_alarms_reach_the_monitor(live_store, gen, 
     alarms = repo.load_alarms(live_store.engine)
     assert [(a.alarm.source, a.alarm.code, a.alarm.message) for a in alarms] == [
         ("equipment", "ALID-7", "RF generator tripped")]
+
+
+class _FakeHandler:
+    def __init__(self, ok: bool):
+        self.ok, self.calls = ok, []
+
+    def enable(self):
+        self.calls.append("enable")
+
+    def waitfor_communicating(self, timeout):
+        self.calls.append(("wait", timeout))
+        return self.ok
+
+    def disable(self):
+        self.calls.append("disable")
+
+    def subscribe_collection_event(self, ceid, dvids):
+        self.calls.append(("subscribe", ceid, tuple(dvids)))
+
+    def enable_alarm(self, alid):
+        self.calls.append(("alarm", alid))
+
+
+def test_host_redials_a_link_that_does_not_come_up_and_fails_after_its_attempts(monkeypatch, caplog):
+    cfg = HsmsConfig("127.0.0.1", 5000, "ETCH-01/A", events={1: [10]}, alarms=[7], connect_timeout_s=0.5,
+                     connect_attempts=3, redial_delay_s=0.0)
+    host = SecsGemHost(cfg)
+    made = iter([_FakeHandler(False), _FakeHandler(True)])
+    handlers = []
+    monkeypatch.setattr(host, "_new_handler", lambda: handlers.append(next(made)) or handlers[-1])
+    host._start()
+    assert handlers[0].calls == ["enable", ("wait", 0.5), "disable"]  # the dead link is dropped
+    assert handlers[1].calls == ["enable", ("wait", 0.5), ("subscribe", 1, (10,)), ("alarm", 7)]
+    assert host.handler is handlers[1]
+    assert "no communication within 0.5 s, attempt 1 of 3" in caplog.text
+
+    never = SecsGemHost(cfg)
+    monkeypatch.setattr(never, "_new_handler", lambda: _FakeHandler(False))
+    with pytest.raises(ConnectionError, match=r"127.0.0.1:5000 did not establish communication within 0.5 s "
+                                              r"in 3 attempts"):
+        never._start()
+    with pytest.raises(ValueError, match="connect_attempts=0 must be >= 1"):
+        SecsGemHost(HsmsConfig("127.0.0.1", 5000, "ETCH-01/A", connect_attempts=0))._start()
+
+
+def test_host_redials_when_the_equipment_did_not_take_the_select(equipment, caplog):
+    """The race seen in CI: the equipment answers Select.req but its state machine does not take the select
+    (it then ignores S1F13 as 'not selected'). The host drops that link after connect_timeout_s and redials."""
+    eq, port = equipment
+    state = eq.protocol._connection_state
+    real_select, failed = state.select, []
+
+    def select_once_broken(*args, **kwargs):
+        if not failed:
+            failed.append(True)
+            raise RuntimeError("simulated: select.rsp sent, select not taken")
+        return real_select(*args, **kwargs)
+
+    state.select = select_once_broken
+    host = SecsGemHost(HsmsConfig("127.0.0.1", port, "ETCH-01/A", connect_timeout_s=3.0, connect_attempts=3,
+                                    redial_delay_s=1.0))
+    t0 = time.monotonic()
+    try:
+        host._start()
+        assert failed and time.monotonic() - t0 >= 3.0  # the first link did not come up and was redialled
+        assert "attempt 1 of 3" in caplog.text
+        assert host.handler.waitfor_communicating(0)
+    finally:
+        host.stop()

@@ -44,7 +44,9 @@ class HsmsConfig:
     alarms: list[int] = field(default_factory=list)  # ALIDs to enable
     area: str = "EQ"
     topic_root: str = "secs"
-    connect_timeout_s: float = 10.0
+    connect_timeout_s: float = 10.0  # per attempt: connect, select and S1F13 communication established
+    connect_attempts: int = 3  # attempts before the source fails (the link is dropped and redialled between them)
+    redial_delay_s: float = 2.0  # pause between a dropped link and the next dial (HSMS T5, connect separation)
 
 
 def parse_stime(stime: str, fallback: float) -> float:
@@ -120,7 +122,7 @@ class SecsGemHost:
             self.on_alarm(self.config.chamber_id, f"ALID-{alid}", text, bool(alcd & 0x80))
 
     # ------------------------------------------------------------------ set-up (blocking, run in a thread)
-    def _start(self) -> None:
+    def _new_handler(self) -> Any:
         import secsgem.common
         import secsgem.gem
         import secsgem.hsms
@@ -133,19 +135,53 @@ class SecsGemHost:
         h.events.collection_event_received += self._on_collection_event
         h.events.alarm_received += self._on_alarm
         h.register_stream_function(6, 1, self._on_s6f1)
-        h.enable()
-        self.handler = h
-        if not h.waitfor_communicating(c.connect_timeout_s):
+        return h
+
+    def _start(self) -> None:
+        """Connect, select and establish communication, redialling up to ``connect_attempts`` times.
+
+        A link can come up half-selected (the equipment answered Select.req but its own state machine
+        did not take the select, so it ignores S1F13): no communication within ``connect_timeout_s``
+        drops that link and dials again instead of waiting on it for ever.
+        """
+        c = self.config
+        if c.connect_attempts < 1 or c.connect_timeout_s <= 0 or c.redial_delay_s < 0:
+            raise ValueError(f"HsmsConfig for {c.chamber_id}: connect_attempts={c.connect_attempts} must be >= 1, "
+                             f"connect_timeout_s={c.connect_timeout_s} > 0 and redial_delay_s={c.redial_delay_s} >= 0")
+        for attempt in range(1, c.connect_attempts + 1):
+            h = self._new_handler()
+            h.enable()
+            if h.waitfor_communicating(c.connect_timeout_s):
+                break
+            self._disable(h)
+            log.warning("HSMS %s:%s (%s): no communication within %g s, attempt %d of %d",
+                        c.address, c.port, c.chamber_id, c.connect_timeout_s, attempt, c.connect_attempts)
+            if attempt < c.connect_attempts:
+                time.sleep(c.redial_delay_s)  # an equipment that has just seen the link close may refuse at once
+        else:
             raise ConnectionError(f"equipment at {c.address}:{c.port} did not establish communication "
-                                  f"within {c.connect_timeout_s:g} s")
+                                  f"within {c.connect_timeout_s:g} s in {c.connect_attempts} attempts")
+        self.handler = h
         for ceid, dvids in c.events.items():
             h.subscribe_collection_event(ceid, dvids)
         for alid in c.alarms:
             h.enable_alarm(alid)
 
+    def _disable(self, handler: Any, timeout_s: float = 10.0) -> None:
+        """Close a link without letting a stuck secsgem shutdown block the caller for ever."""
+        import threading
+
+        t = threading.Thread(target=handler.disable, name="fabmind-hsms-disable", daemon=True)
+        t.start()
+        t.join(timeout_s)
+        if t.is_alive():
+            c = self.config
+            log.warning("HSMS %s:%s (%s): closing the link did not finish within %g s; left to finish on its own",
+                        c.address, c.port, c.chamber_id, timeout_s)
+
     def stop(self) -> None:
         if self.handler is not None:
-            self.handler.disable()
+            self._disable(self.handler)
             self.handler = None
 
     async def batches(self, *, stop: asyncio.Event | None = None,
