@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
@@ -169,8 +170,6 @@ class SecsGemHost:
 
     def _disable(self, handler: Any, timeout_s: float = 10.0) -> None:
         """Close a link without letting a stuck secsgem shutdown block the caller for ever."""
-        import threading
-
         t = threading.Thread(target=handler.disable, name="fabmind-hsms-disable", daemon=True)
         t.start()
         t.join(timeout_s)
