@@ -91,3 +91,36 @@ def demo_store(small_fab, tmp_path_factory):
     s.write_batch(small_fab.batch)
     yield s
     s.close()
+
+
+_exit_status: list[int] = []
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    _exit_status.append(int(exitstatus))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """A library thread that outlives the tests (non-daemon, e.g. a secsgem server thread left listening)
+    would keep the interpreter from exiting after the summary, and CI would hang until its time limit.
+    Give such threads a few seconds, then name them on stderr and end the process with the tests' status."""
+    import sys
+    import threading
+
+    def leftover() -> list[threading.Thread]:
+        return [t for t in threading.enumerate()
+                if t is not threading.main_thread() and not t.daemon and t.is_alive()]
+
+    import time
+
+    deadline = time.monotonic() + 5.0
+    for t in leftover():
+        t.join(max(0.0, deadline - time.monotonic()))
+    stuck = leftover()
+    if stuck:
+        sys.stderr.write("WARNING: non-daemon threads still alive after the tests, exiting without waiting for "
+                         f"them: {[t.name for t in stuck]}\n")
+        sys.stderr.flush()
+        sys.stdout.flush()
+        os._exit(_exit_status[-1] if _exit_status else 1)

@@ -54,13 +54,20 @@ def equipment():
                                            secsgem.secs.data_items.ALCD.EQUIPMENT_SAFETY, 5101, 5102)
     eq.enable()
     yield eq, port
-    # secsgem 0.3: closing the listening socket kills the server thread before it resets its stop
-    # flag, and disable() then waits on that flag for ever; disable in a thread and release the flag
+    # secsgem 0.3: closing the listening socket can kill the (non-daemon) server thread before it resets its
+    # stop flag, and disable() then waits on that flag for ever; disable in a thread and release the flag,
+    # but only once that server thread is gone: released while it is still alive (a slow start under load),
+    # the thread would listen for ever and keep the test process from exiting
     stopper = threading.Thread(target=eq.disable, daemon=True)
     stopper.start()
     stopper.join(1.0)
     if stopper.is_alive():
-        eq.protocol._connection._stop_server_thread = False
+        conn = eq.protocol._connection
+        server = conn._server_thread
+        if server is not None:
+            server.join(10.0)  # with the flag set it leaves its loop at the next select timeout
+        if stopper.is_alive() and (server is None or not server.is_alive()):
+            conn._stop_server_thread = False
         stopper.join(5.0)
 
 
