@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -93,11 +96,12 @@ def demo_store(small_fab, tmp_path_factory):
     s.close()
 
 
-_exit_status: list[int] = []
+
+_EXIT_STATUS = pytest.StashKey[int]()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    _exit_status.append(int(exitstatus))
+    session.config.stash[_EXIT_STATUS] = int(exitstatus)
 
 
 @pytest.hookimpl(trylast=True)
@@ -105,14 +109,10 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     """A library thread that outlives the tests (non-daemon, e.g. a secsgem server thread left listening)
     would keep the interpreter from exiting after the summary, and CI would hang until its time limit.
     Give such threads a few seconds, then name them on stderr and end the process with the tests' status."""
-    import sys
-    import threading
 
     def leftover() -> list[threading.Thread]:
         return [t for t in threading.enumerate()
                 if t is not threading.main_thread() and not t.daemon and t.is_alive()]
-
-    import time
 
     deadline = time.monotonic() + 5.0
     for t in leftover():
@@ -123,4 +123,4 @@ def pytest_unconfigure(config: pytest.Config) -> None:
                          f"them: {[t.name for t in stuck]}\n")
         sys.stderr.flush()
         sys.stdout.flush()
-        os._exit(_exit_status[-1] if _exit_status else 1)
+        os._exit(config.stash.get(_EXIT_STATUS, 1))

@@ -49,6 +49,12 @@ class HsmsConfig:
     connect_attempts: int = 3  # attempts before the source fails (the link is dropped and redialled between them)
     redial_delay_s: float = 2.0  # pause between a dropped link and the next dial (HSMS T5, connect separation)
 
+    def __post_init__(self) -> None:
+        if self.connect_attempts < 1 or self.connect_timeout_s <= 0 or self.redial_delay_s < 0:
+            raise ValueError(f"HsmsConfig for {self.chamber_id}: connect_attempts={self.connect_attempts} must be "
+                             f">= 1, connect_timeout_s={self.connect_timeout_s} > 0 and "
+                             f"redial_delay_s={self.redial_delay_s} >= 0")
+
 
 def parse_stime(stime: str, fallback: float) -> float:
     """SEMI E5 ``STIME``: ``YYYYMMDDhhmmsscc`` (16) or ``YYMMDDhhmmss`` (12), UTC; else ``fallback``."""
@@ -146,9 +152,6 @@ class SecsGemHost:
         drops that link and dials again instead of waiting on it for ever.
         """
         c = self.config
-        if c.connect_attempts < 1 or c.connect_timeout_s <= 0 or c.redial_delay_s < 0:
-            raise ValueError(f"HsmsConfig for {c.chamber_id}: connect_attempts={c.connect_attempts} must be >= 1, "
-                             f"connect_timeout_s={c.connect_timeout_s} > 0 and redial_delay_s={c.redial_delay_s} >= 0")
         for attempt in range(1, c.connect_attempts + 1):
             h = self._new_handler()
             h.enable()

@@ -26,7 +26,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-
 RAW_RE = re.compile(r"^(?P<sensor>.+)\.raw(?P<lag>\d+)$")
 
 
